@@ -1,0 +1,81 @@
+"""BatchWriteItem, 25 requests at a time, with UnprocessedItems retried under backoff.
+
+pynamodb's own batch writer resends unprocessed items at once, with no backoff, which under
+throttling just burns the retries; this one backs off exponentially with full jitter and says
+loudly how many items it could not write.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+BATCH_LIMIT = 25
+MAX_ATTEMPTS = 8
+BASE_DELAY_SECONDS = 0.05
+MAX_DELAY_SECONDS = 2.0
+
+WriteRequest = dict[str, Any]
+_THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+
+
+class TransientStoreError(Exception):
+    """DynamoDB would not take every write in time; the step is safe to retry as a whole."""
+
+
+@cache
+def dynamodb_client() -> Any:
+    # Adaptive retries cover throttled calls; unprocessed items are ours to retry (below).
+    return boto3.client("dynamodb", config=Config(retries={"mode": "adaptive", "max_attempts": 5}))
+
+
+def chunks(items: Sequence[WriteRequest], size: int = BATCH_LIMIT) -> Iterator[Sequence[WriteRequest]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def put_requests(items: Iterable[dict[str, Any]]) -> list[WriteRequest]:
+    return [{"PutRequest": {"Item": item}} for item in items]
+
+
+def delete_requests(keys: Iterable[dict[str, Any]]) -> list[WriteRequest]:
+    return [{"DeleteRequest": {"Key": key}} for key in keys]
+
+
+def batch_write(
+    table_name: str,
+    requests: Sequence[WriteRequest],
+    *,
+    client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Send every request; return how many BatchWriteItem calls it took."""
+    client = client or dynamodb_client()
+    calls = 0
+    for batch in chunks(requests):
+        pending: list[WriteRequest] = list(batch)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                response = client.batch_write_item(RequestItems={table_name: pending})
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in _THROTTLING:
+                    raise
+                response = {"UnprocessedItems": {table_name: pending}}
+            calls += 1
+            pending = response.get("UnprocessedItems", {}).get(table_name, [])
+            if not pending:
+                break
+            sleep(random.uniform(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**attempt)))
+        else:
+            raise TransientStoreError(
+                f"{len(pending)} of {len(batch)} writes to {table_name} were still unprocessed "
+                f"after {MAX_ATTEMPTS} attempts"
+            )
+    return calls

@@ -1,0 +1,67 @@
+"""Lambda entry points of the six entity services: wiring only.
+
+Each handler parses its event, calls one function of ``service`` and returns a small result.
+The step name comes from the function's description in ``topology``, so the handler, the ASL
+state and the deployed function share one name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fountain_saga.entities import service
+from fountain_saga.entities.service import StepRequest, StepResult
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+Operation = Callable[[str, StepRequest], StepResult]
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def _step_handler(step: str, operation: Operation) -> Handler:
+    @logger.inject_lambda_context(correlation_id_path="playId", clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request = StepRequest.from_event(event)
+        logger.append_keys(step=step, saga_id=request.saga_id)
+        result = operation(step, request)
+        metrics.add_metric(name="RowsChanged", unit=MetricUnit.Count, value=result.rows)
+        logger.info("step done", extra=result.to_event())
+        return result.to_event()
+
+    handler.__name__ = step
+    wrapped: Handler = handler
+    return wrapped
+
+
+def _create(kind: str) -> Operation:
+    return lambda step, request: service.create_entities(kind, step, request)
+
+
+def _delete(kind: str) -> Operation:
+    return lambda step, request: service.delete_entities(kind, step, request)
+
+
+create_script = _step_handler("CreateScript", _create("script"))
+create_acts = _step_handler("CreateActs", _create("acts"))
+create_scenes = _step_handler("CreateScenes", _create("scenes"))
+create_characters = _step_handler("CreateCharacters", _create("characters"))
+create_dialogue = _step_handler("CreateDialogue", _create("dialogue"))
+create_transitions = _step_handler("CreateTransitions", _create("transitions"))
+publish_play = _step_handler("PublishPlay", service.publish_play)
+
+delete_script = _step_handler("DeleteScript", _delete("script"))
+delete_acts = _step_handler("DeleteActs", _delete("acts"))
+delete_scenes = _step_handler("DeleteScenes", _delete("scenes"))
+delete_characters = _step_handler("DeleteCharacters", _delete("characters"))
+delete_dialogue = _step_handler("DeleteDialogue", _delete("dialogue"))
+delete_transitions = _step_handler("DeleteTransitions", _delete("transitions"))
+unpublish_play = _step_handler("UnpublishPlay", service.unpublish_play)

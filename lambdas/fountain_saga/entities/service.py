@@ -1,0 +1,141 @@
+"""What every entity service does, once: create its rows for a play, and undo that.
+
+The six services differ only in their table and record shape, so one piece of code serves all
+of them, parameterised by the entity kind. Handlers call these functions; tests call them too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from fountain_saga.entities.batch_store import batch_write, delete_requests, dynamodb_client, put_requests
+from fountain_saga.entities.models import ENTITY_MODELS, ScriptRow
+from fountain_saga.entities.records import key_of, row_from_record
+from fountain_saga.saga.claim_check import PlayRef, load_records
+from fountain_saga.saga.faults import FaultPlan, fail, fault_for
+
+PLAY_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+SCRIPT_SEQ = 0
+
+
+class InvalidStepRequest(ValueError):
+    """The state machine sent an event this step cannot act on (a bug, not a transient fault)."""
+
+
+class ScriptMissing(Exception):
+    """PublishPlay found no script row written by this saga."""
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    play_id: str
+    saga_id: str
+    counts: dict[str, int]
+    play: PlayRef | None = None
+    fault: FaultPlan | None = None
+    timeout_seconds: float = 0
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> StepRequest:
+        try:
+            play_id = str(event["playId"])
+            if not PLAY_ID_PATTERN.match(play_id):
+                raise InvalidStepRequest(f"malformed playId {play_id!r}")
+            play = event.get("play")
+            return cls(
+                play_id=play_id,
+                saga_id=str(event["sagaId"]),
+                counts={str(k): int(v) for k, v in dict(event.get("counts") or {}).items()},
+                play=PlayRef.from_event(play) if play else None,
+                fault=FaultPlan.from_event(event.get("fault")),
+                timeout_seconds=float(event.get("stepTimeoutSeconds") or 0),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            if isinstance(error, InvalidStepRequest):
+                raise
+            raise InvalidStepRequest(f"bad step event: {error}") from error
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: str
+    rows: int
+    write_requests: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_event(self) -> dict[str, Any]:
+        return {"step": self.step, "rows": self.rows, "writeRequests": self.write_requests, **self.extra}
+
+
+def create_entities(kind: str, step: str, request: StepRequest) -> StepResult:
+    """Write every staged record of this kind; running it twice leaves the same rows as once."""
+    fault = fault_for(request.fault, step)
+    if fault and fault.mode != "partial":
+        fail(fault, "nothing written", timeout_seconds=request.timeout_seconds)
+    if request.play is None:
+        raise InvalidStepRequest(f"{step} needs the staged play reference")
+    records = load_records(request.play, kind)
+    items = [row_from_record(kind, request.play_id, request.saga_id, r).serialize() for r in records]
+    table = ENTITY_MODELS[kind].Meta.table_name
+    if fault:
+        written = items[: max(1, len(items) // 2)] if items else []
+        batch_write(table, put_requests(written))
+        fail(fault, f"{len(written)} of {len(items)} {kind} rows written")
+    calls = batch_write(table, put_requests(items))
+    return StepResult(step, len(items), calls)
+
+
+def delete_entities(kind: str, step: str, request: StepRequest) -> StepResult:
+    """Remove every row the forward step could have written; nothing to undo is a success.
+
+    Keys are (play id, seq) with seq < the staged count, so the keys alone say what to delete:
+    no read is needed, and a partial or repeated forward write is covered all the same.
+    """
+    if kind not in request.counts:
+        raise InvalidStepRequest(f"{step} needs the count of {kind} records")
+    count = request.counts[kind]
+    table = ENTITY_MODELS[kind].Meta.table_name
+    calls = batch_write(table, delete_requests(key_of(request.play_id, seq) for seq in range(count)))
+    return StepResult(step, count, calls)
+
+
+def publish_play(step: str, request: StepRequest) -> StepResult:
+    """Lift the semantic lock: the script becomes ACTIVE, and readers see the play."""
+    fault = fault_for(request.fault, step)
+    if fault and fault.mode != "partial":
+        fail(fault, "script left PENDING", timeout_seconds=request.timeout_seconds)
+    _set_script_status(request, "ACTIVE", require_saga=True)
+    if fault:
+        fail(fault, "script marked ACTIVE")
+    return StepResult(step, 1, 1)
+
+
+def unpublish_play(step: str, request: StepRequest) -> StepResult:
+    """Put the lock back before the rows go, so no reader sees a play being taken apart."""
+    changed = _set_script_status(request, "PENDING", require_saga=False)
+    return StepResult(step, 1 if changed else 0, 1)
+
+
+def _set_script_status(request: StepRequest, status: str, *, require_saga: bool) -> bool:
+    try:
+        dynamodb_client().update_item(
+            TableName=ScriptRow.Meta.table_name,
+            Key=key_of(request.play_id, SCRIPT_SEQ),
+            UpdateExpression="SET #status = :status",
+            ConditionExpression="attribute_exists(playId) AND sagaId = :saga",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":status": {"S": status}, ":saga": {"S": request.saga_id}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        if require_saga:
+            raise ScriptMissing(
+                f"no script row of play {request.play_id} written by saga {request.saga_id}"
+            ) from error
+        return False
+    return True

@@ -1,0 +1,144 @@
+"""Starting a play: parse, open the ledger entry, stage the play, start the saga.
+
+Used by the API handler and by the local CLI alike. Every step is safe to repeat: the ledger
+entry is written conditionally and doubles as the idempotency record, the staged objects are
+content-addressed, and the execution name is derived from the play id, so a retried request
+can neither start a second saga nor change the play a saga is creating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import boto3
+
+from fountain_saga.play.document import PlayDocument
+from fountain_saga.play.fountain_import import parse_play
+from fountain_saga.saga import ledger
+from fountain_saga.saga.claim_check import stage_play
+from fountain_saga.saga.faults import FaultPlan, injection_enabled
+from fountain_saga.topology import STATE_MACHINE_ARN_ENV
+
+
+class FaultInjectionDisabled(Exception):
+    """A request asked for a fault where this deployment does not allow injecting one."""
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class PlayRequest:
+    text: str
+    title: str | None = None
+    idempotency_key: str | None = None
+    fault: FaultPlan | None = None
+
+    def digest(self) -> str:
+        canonical = json.dumps(
+            {"text": self.text, "title": self.title, "fault": self.fault.to_event() if self.fault else None},
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StartedPlay:
+    play_id: str
+    execution_arn: str
+    status: str
+    title: str
+    counts: dict[str, int]
+    replayed: bool
+
+
+@cache
+def sfn_client() -> Any:
+    return boto3.client("stepfunctions")
+
+
+def play_id_for(idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"idempotency-key:{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def execution_name(play_id: str) -> str:
+    return f"create-{play_id}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) -> StartedPlay:
+    """Start the create-play saga; raise PlayRejected, IdempotencyConflict or FaultInjectionDisabled."""
+    if request.fault is not None and not injection_enabled():
+        raise FaultInjectionDisabled(
+            "fault injection is disabled in this deployment; remove the X-Fountain-Fail-At header"
+        )
+    play = parse_play(request.text, request.title)
+    state_machine_arn = state_machine_arn or os.environ[STATE_MACHINE_ARN_ENV]
+    play_id = play_id_for(request.idempotency_key)
+    name = execution_name(play_id)
+    arn = execution_arn(state_machine_arn, name)
+    created_at = now_iso()
+    counts = _entity_counts(play)
+    entry = ledger.LedgerRow(
+        play_id=play_id,
+        saga_id=name,
+        status="RUNNING",
+        title=play.script.title,
+        created_at=created_at,
+        updated_at=created_at,
+        request_hash=request.digest(),
+        execution_arn=arn,
+        play_prefix="",
+        counts=counts,
+        steps={},
+    )
+    try:
+        entry, created = ledger.open_entry(entry)
+    except ledger.LedgerConflict as conflict:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request "
+            f"(play {conflict.existing.play_id}); use a new key for a new play"
+        ) from conflict
+    if not created and entry.play_prefix:
+        return StartedPlay(play_id, arn, entry.status, entry.title, counts, replayed=True)
+    ref = stage_play(play, play_id)
+    saga_input = {
+        "playId": play_id,
+        "play": ref.to_event(),
+        "counts": counts,
+        "fault": request.fault.to_event() if request.fault else None,
+    }
+    _start_execution(state_machine_arn, name, arn, json.dumps(saga_input))
+    entry.update(actions=[ledger.LedgerRow.play_prefix.set(ref.prefix)])
+    return StartedPlay(play_id, arn, "RUNNING", play.script.title, counts, replayed=not created)
+
+
+def _start_execution(state_machine_arn: str, name: str, arn: str, saga_input: str) -> None:
+    sfn = sfn_client()
+    try:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=saga_input)
+    except sfn.exceptions.ExecutionAlreadyExists as error:
+        # A retry after a crash between starting and recording: the same input is no conflict.
+        if json.loads(sfn.describe_execution(executionArn=arn)["input"]) != json.loads(saga_input):
+            raise IdempotencyConflict(f"a saga named {name} already ran with another input") from error
+
+
+def _entity_counts(play: PlayDocument) -> dict[str, int]:
+    return {"script": 1, **play.counts()}

@@ -1,0 +1,180 @@
+"""The saga ledger: one item per play with the saga's status, each step's status and the failure.
+
+The intake writes the item (conditionally: it doubles as the idempotency record); from then on
+the state machine updates it through DynamoDB service integrations, so entity functions never
+need access to it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS, LEDGER_TABLE
+
+SagaStatus = Literal["RUNNING", "COMPLETED", "COMPENSATING", "ROLLED_BACK", "COMPENSATION_FAILED"]
+SAGA_STATUSES: tuple[SagaStatus, ...] = (
+    "RUNNING",
+    "COMPLETED",
+    "COMPENSATING",
+    "ROLLED_BACK",
+    "COMPENSATION_FAILED",
+)
+TERMINAL_STATUSES = frozenset({"COMPLETED", "ROLLED_BACK", "COMPENSATION_FAILED"})
+LIST_KEY = "play"
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class ByCreatedAt(GlobalSecondaryIndex["LedgerRow"]):
+    class Meta:
+        index_name = "byCreatedAt"
+        projection = AllProjection()
+
+    list_key = UnicodeAttribute(hash_key=True, attr_name="listKey")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
+class ByStatus(GlobalSecondaryIndex["LedgerRow"]):
+    class Meta:
+        index_name = "byStatus"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
+class LedgerRow(Model):
+    class Meta:
+        table_name = os.environ.get(LEDGER_TABLE.env_var, LEDGER_TABLE.local_name)
+        region = _region()
+
+    play_id = UnicodeAttribute(hash_key=True, attr_name="playId")
+    saga_id = UnicodeAttribute(attr_name="sagaId")
+    status = UnicodeAttribute()
+    title = UnicodeAttribute()
+    list_key = UnicodeAttribute(attr_name="listKey", default=LIST_KEY)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    request_hash = UnicodeAttribute(attr_name="requestHash")
+    execution_arn = UnicodeAttribute(attr_name="executionArn")
+    play_prefix = UnicodeAttribute(attr_name="playPrefix")
+    counts = MapAttribute[str, Any]()
+    steps = MapAttribute[str, Any]()
+    failure = MapAttribute[str, Any](null=True)
+    compensation_failure = MapAttribute[str, Any](null=True, attr_name="compensationFailure")
+    completed_at = UnicodeAttribute(null=True, attr_name="completedAt")
+    ended_at = UnicodeAttribute(null=True, attr_name="endedAt")
+    version = NumberAttribute(default=1)
+
+    by_created_at = ByCreatedAt()
+    by_status = ByStatus()
+
+
+class LedgerConflict(Exception):
+    """A ledger item for this play id exists with a different request."""
+
+    def __init__(self, existing: LedgerRow) -> None:
+        super().__init__(f"play {existing.play_id} exists with another request")
+        self.existing = existing
+
+
+def open_entry(row: LedgerRow) -> tuple[LedgerRow, bool]:
+    """Write the entry unless one exists; return (entry, created). Raise LedgerConflict on a mismatch."""
+    try:
+        row.save(condition=LedgerRow.play_id.does_not_exist())
+        return row, True
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    existing = LedgerRow.get(row.play_id, consistent_read=True)
+    if existing.request_hash != row.request_hash:
+        raise LedgerConflict(existing)
+    return existing, False
+
+
+def get_entry(play_id: str) -> LedgerRow | None:
+    try:
+        return LedgerRow.get(play_id, consistent_read=True)
+    except LedgerRow.DoesNotExist:
+        return None
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    rows: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+            "rows": self.rows,
+        }
+
+
+def step_views(row: LedgerRow) -> list[StepView]:
+    """Each forward step and each compensation that ran, with its status.
+
+    The state machine records a step when it ends; the step after the last recorded one is the
+    one running now, and the rest are PENDING.
+    """
+    recorded = _plain(row.steps)
+    views: list[StepView] = []
+    running_marked = row.status not in ("RUNNING",)
+    for name in FORWARD_STEPS:
+        entry = recorded.get(name)
+        if entry:
+            views.append(_view(name, entry))
+        elif not running_marked:
+            views.append(StepView(name, "RUNNING", None, None, None))
+            running_marked = True
+        else:
+            views.append(StepView(name, "PENDING", None, None, None))
+    for forward in reversed(FORWARD_STEPS):
+        name = COMPENSATIONS[forward]
+        if name in recorded:
+            views.append(_view(name, recorded[name]))
+    return views
+
+
+def _view(name: str, entry: dict[str, Any]) -> StepView:
+    rows = entry.get("rows")
+    return StepView(
+        name,
+        str(entry.get("status")),
+        entry.get("startedAt"),
+        entry.get("endedAt"),
+        int(rows) if rows is not None else None,
+    )
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, MapAttribute):
+        value = value.as_dict()
+    return {k: (_plain(v) if isinstance(v, (MapAttribute, dict)) else v) for k, v in dict(value).items()}
+
+
+def failure_of(row: LedgerRow) -> dict[str, Any] | None:
+    failure = _plain(row.failure) if row.failure is not None else None
+    return failure or None
+
+
+def compensation_failure_of(row: LedgerRow) -> dict[str, Any] | None:
+    failure = _plain(row.compensation_failure) if row.compensation_failure is not None else None
+    return failure or None

@@ -1,0 +1,177 @@
+"""The one description of the system's resources, read by the local runtime and the CDK app.
+
+Tables, functions (handler paths, environment, the tables each may touch), the staging bucket,
+the event bus and the state machine's substitutions are declared here once, so what runs on a
+laptop and what deploys to AWS cannot drift apart (tests/infra compares the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+STATE_MACHINE_FILE = Path(__file__).resolve().parents[2] / "statemachine" / "create_play.asl.json"
+STATE_MACHINE_NAME = "fountain-create-play"
+STAGING_BUCKET_ENV = "STAGING_BUCKET"
+EVENT_BUS_ENV = "EVENT_BUS_NAME"
+STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
+FAULT_INJECTION_ENV = "FAULT_INJECTION"
+METRICS_NAMESPACE = "Fountain"
+EVENT_SOURCE = "fountain.plays"
+
+# The seven forward steps, in order; the saga's state names.
+FORWARD_STEPS = (
+    "CreateScript",
+    "CreateActs",
+    "CreateScenes",
+    "CreateCharacters",
+    "CreateDialogue",
+    "CreateTransitions",
+    "PublishPlay",
+)
+# Each forward step's compensation; the chain runs them in reverse order.
+COMPENSATIONS = {
+    "CreateScript": "DeleteScript",
+    "CreateActs": "DeleteActs",
+    "CreateScenes": "DeleteScenes",
+    "CreateCharacters": "DeleteCharacters",
+    "CreateDialogue": "DeleteDialogue",
+    "CreateTransitions": "DeleteTransitions",
+    "PublishPlay": "UnpublishPlay",
+}
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    name: str
+    type: Literal["S", "N"]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: KeySpec
+    sort_key: KeySpec
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str  # logical name: "acts", "ledger"
+    partition_key: KeySpec
+    sort_key: KeySpec | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.key.upper()}_TABLE_NAME"
+
+    @property
+    def local_name(self) -> str:
+        return f"fountain-{self.key}"
+
+
+_PLAY_ID = KeySpec("playId", "S")
+_SEQ = KeySpec("seq", "N")
+
+ENTITY_TABLES: dict[str, TableSpec] = {
+    kind: TableSpec(kind, _PLAY_ID, _SEQ)
+    for kind in ("script", "acts", "scenes", "characters", "dialogue", "transitions")
+}
+LEDGER_TABLE = TableSpec(
+    "ledger",
+    _PLAY_ID,
+    indexes=(
+        IndexSpec("byCreatedAt", KeySpec("listKey", "S"), KeySpec("createdAt", "S")),
+        IndexSpec("byStatus", KeySpec("status", "S"), KeySpec("createdAt", "S")),
+    ),
+)
+TABLES: tuple[TableSpec, ...] = (*ENTITY_TABLES.values(), LEDGER_TABLE)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # the state name it serves, e.g. "CreateActs"
+    handler: str  # "package.module.function", importable from lambdas/
+    service: str  # Powertools service name and the owning service
+    tables: tuple[str, ...]  # tables it reads and writes
+    reads_staging: bool = False
+    writes_staging: bool = False
+    starts_saga: bool = False
+    timeout_seconds: int = 120
+    memory_mb: int = 1024
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def placeholder(self) -> str:
+        """The ASL's ${...} name for this function's ARN."""
+        return f"{self.name}FunctionArn"
+
+    def environment(
+        self, table_names: dict[str, str], bucket: str, *, fault_injection: bool
+    ) -> dict[str, str]:
+        env = {
+            "POWERTOOLS_SERVICE_NAME": self.service,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            FAULT_INJECTION_ENV: "enabled" if fault_injection else "disabled",
+            **{ENTITY_OR_LEDGER[t].env_var: table_names[t] for t in self.tables},
+            **self.extra_env,
+        }
+        if self.reads_staging or self.writes_staging:
+            env[STAGING_BUCKET_ENV] = bucket
+        return env
+
+
+ENTITY_OR_LEDGER: dict[str, TableSpec] = {t.key: t for t in TABLES}
+
+_ENTITY_HANDLERS = "fountain_saga.entities.handlers"
+_SERVICE_OF_STEP = {
+    "Script": "script",
+    "Acts": "acts",
+    "Scenes": "scenes",
+    "Characters": "characters",
+    "Dialogue": "dialogue",
+    "Transitions": "transitions",
+}
+
+
+def _entity_functions() -> tuple[FunctionSpec, ...]:
+    functions: list[FunctionSpec] = []
+    for suffix, kind in _SERVICE_OF_STEP.items():
+        functions.append(
+            FunctionSpec(
+                f"Create{suffix}", f"{_ENTITY_HANDLERS}.create_{kind}", kind, (kind,), reads_staging=True
+            )
+        )
+        functions.append(FunctionSpec(f"Delete{suffix}", f"{_ENTITY_HANDLERS}.delete_{kind}", kind, (kind,)))
+    functions.append(FunctionSpec("PublishPlay", f"{_ENTITY_HANDLERS}.publish_play", "script", ("script",)))
+    functions.append(
+        FunctionSpec("UnpublishPlay", f"{_ENTITY_HANDLERS}.unpublish_play", "script", ("script",))
+    )
+    return tuple(functions)
+
+
+SAGA_FUNCTIONS: tuple[FunctionSpec, ...] = _entity_functions()
+FUNCTIONS: tuple[FunctionSpec, ...] = SAGA_FUNCTIONS
+
+
+def function(name: str) -> FunctionSpec:
+    return next(f for f in FUNCTIONS if f.name == name)
+
+
+def state_machine_substitutions(
+    function_arns: dict[str, str], table_names: dict[str, str], event_bus_name: str
+) -> dict[str, str]:
+    """Values for every ${...} placeholder of the ASL file."""
+    return {
+        **{f.placeholder: function_arns[f.name] for f in SAGA_FUNCTIONS},
+        "LedgerTableName": table_names["ledger"],
+        "EventBusName": event_bus_name,
+    }
+
+
+def substitute(definition: str, substitutions: dict[str, str]) -> str:
+    """Fill ${...} placeholders as CloudFormation's DefinitionSubstitutions does."""
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", value)
+    return definition

@@ -1,0 +1,139 @@
+"""``fountain-saga``: run the create-play saga on the local runtime.
+
+Exit codes: 0 COMPLETED, 1 ROLLED_BACK, 2 COMPENSATION_FAILED; 64 bad usage (such as an unknown
+step), 65 the file holds no play or is not UTF-8, 66 the file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+EXIT_BY_STATUS = {"COMPLETED": 0, "ROLLED_BACK": 1, "COMPENSATION_FAILED": 2}
+EXIT_USAGE = 64
+EXIT_DATA = 65
+EXIT_NO_INPUT = 66
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse exits 2 on bad usage, which would read as COMPENSATION_FAILED.
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fountain_saga.topology import FORWARD_STEPS
+
+    parser = _Parser(prog="fountain-saga", description="Fountain plays stored by an orchestrated saga.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    create = commands.add_parser("create", help="run one create-play saga on the local runtime")
+    create.add_argument("file", type=Path, help="a Fountain file")
+    create.add_argument("--title", help="override the title page's title")
+    create.add_argument(
+        "--fail-at",
+        metavar="STEP",
+        help=f"make STEP fail after writing part of its rows; one of {', '.join(FORWARD_STEPS)}",
+    )
+    create.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "create":
+            return _create(args, sys.stdout)
+    except CliError as error:
+        print(f"fountain-saga: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _read_play(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file", EXIT_NO_INPUT) from None
+    except OSError as error:
+        raise CliError(f"{path}: cannot read it ({error.strerror})", EXIT_NO_INPUT) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CliError(
+            f"{path}: not UTF-8 text (byte {error.start} is 0x{data[error.start]:02x}); save it as UTF-8",
+            EXIT_DATA,
+        ) from None
+
+
+def _create(args: argparse.Namespace, out: TextIO) -> int:
+    from fountain_saga.play.fountain_import import PlayRejected, parse_play
+    from fountain_saga.saga.faults import FaultPlan
+
+    fault = None
+    if args.fail_at is not None:
+        try:
+            fault = FaultPlan(step=args.fail_at)
+        except ValueError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
+    text = _read_play(args.file)
+    try:
+        parse_play(text, args.title)  # reject before starting anything
+    except PlayRejected as error:
+        raise CliError(f"{args.file}: {error}", EXIT_DATA) from None
+
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    from fountain_local.runtime import LocalAws
+    from fountain_local.saga_run import run_saga
+
+    with LocalAws() as aws:
+        report = run_saga(
+            aws, text, title=args.title, fault=fault, on_step=None if args.json else _printer(out)
+        )
+    if args.json:
+        print(json.dumps(report.summary()), file=out)
+    else:
+        _print_summary(report.summary(), out)
+    return EXIT_BY_STATUS.get(report.status, 3)
+
+
+def _printer(out: TextIO) -> Any:
+    def show(outcome: Any) -> None:
+        arrow = "↩" if outcome.compensation else "→"
+        if outcome.ok:
+            rows = f"{outcome.rows} row{'s' if outcome.rows != 1 else ''}" if outcome.rows is not None else ""
+            print(f"  {arrow} {outcome.name:<18} ok      {rows:>12}  {outcome.seconds:6.2f} s", file=out)
+        else:
+            print(f"  {arrow} {outcome.name:<18} FAILED  {outcome.error}", file=out)
+        out.flush()
+
+    return show
+
+
+def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
+    counts = summary["counts"]
+    print(file=out)
+    print(f"play        {summary['playId']}  {summary['title']!r}", file=out)
+    print(f"status      {summary['status']}", file=out)
+    if summary["failedStep"]:
+        print(f"failed at   {summary['failedStep']}  ({summary['error']})", file=out)
+    print("rows        " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=out)
+    print(f"elapsed     {summary['elapsedSeconds']:.2f} s", file=out)
+    print(f"transitions {summary['stateTransitions']} states entered", file=out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Lambda invocations executed in-process: moto's Lambda, made to run our real handlers.
+
+moto without Docker (``LambdaSimpleBackend``) only echoes the payload. We replace its ``invoke``
+with one that imports the function's configured Handler and calls it with the event and a
+context object, and that reports an exception in the Python runtime's own error envelope, so a
+Catch on the exception's class name behaves as it does on AWS. This reaches into moto's
+internals, which is why moto is pinned exactly in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes of the Lambda context object that our handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: float
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining = self.timeout_seconds - (time.monotonic() - self._started)
+        return max(0, int(remaining * 1000))
+
+
+class InvocationLog:
+    """Counts invocations per function (the benchmark and tests read it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def record(self, function_name: str) -> None:
+        with self._lock:
+            self.counts[function_name] += 1
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.counts.values())
+
+
+INVOCATIONS = InvocationLog()
+_handlers: dict[str, Handler] = {}
+
+
+def resolve_handler(path: str) -> Handler:
+    """Import "package.module.function" once and cache it."""
+    handler = _handlers.get(path)
+    if handler is None:
+        module_name, _, attribute = path.rpartition(".")
+        handler = getattr(importlib.import_module(module_name), attribute)
+        _handlers[path] = handler
+    return handler
+
+
+def _invoke(  # noqa: PLR0917 (moto's signature)
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> bytes:
+    fn = self.get_function(function_name, qualifier)
+    INVOCATIONS.record(fn.function_name)
+    context = LocalLambdaContext(
+        function_name=fn.function_name,
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size),
+        timeout_seconds=float(fn.timeout),
+    )
+    try:
+        event = json.loads(body) if body else {}
+        result = resolve_handler(str(fn.handler))(event, context)
+        return json.dumps(result).encode()
+    except Exception as error:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        envelope = {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "requestId": context.aws_request_id,
+            "stackTrace": traceback.format_tb(error.__traceback__),
+        }
+        return json.dumps(envelope).encode()
+
+
+def install() -> None:
+    """Make moto's Docker-less Lambda run our handlers (idempotent)."""
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]

@@ -1,0 +1,273 @@
+"""The local AWS: moto's DynamoDB, S3, EventBridge, Lambda and Step Functions, provisioned
+from the same description (``fountain_saga.topology``) that the CDK stack deploys.
+
+Two modes: in-process (``mock_aws``; tests and the one-shot CLI) and a server on 127.0.0.1
+(``fountain-saga serve``; the AWS CLI can look inside). Either way the real ASL file runs on
+moto's Step Functions engine and each Task runs the real handler in this process.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import zipfile
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.core.config import DefaultConfig
+
+from fountain_local import lambda_runtime
+from fountain_saga import topology
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+LOCAL_BUCKET = "fountain-staging-local"
+LOCAL_EVENT_BUS = "fountain-events"
+LOCAL_ROLE = "fountain-local-role"
+_MOTO_CONFIG: DefaultConfig = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+# What any process talking to the local AWS needs: dummy credentials, no metadata lookups, and
+# Powertools' metrics and tracing off (they would print to stdout and look for X-Ray).
+LOCAL_PROCESS_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+class RecordingClock:
+    """Stands in for ``time`` in moto's retrier: records each backoff and returns at once."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@dataclass
+class Resources:
+    table_names: dict[str, str]
+    bucket: str
+    event_bus: str
+    function_arns: dict[str, str] = field(default_factory=dict)
+    state_machine_arn: str = ""
+
+
+def local_table_names() -> dict[str, str]:
+    return {t.key: t.local_name for t in topology.TABLES}
+
+
+def function_environments(fault_injection: bool) -> dict[str, dict[str, str]]:
+    names = local_table_names()
+    return {
+        f.name: f.environment(names, LOCAL_BUCKET, fault_injection=fault_injection)
+        for f in topology.FUNCTIONS
+    }
+
+
+def merged_environment(fault_injection: bool) -> dict[str, str]:
+    """Every function's environment in one mapping: they run in one process here.
+
+    Names are distinct per table (ACTS_TABLE_NAME, ...), so the union is unambiguous; only
+    the Powertools service name differs, and the handlers set it per call through the logger.
+    """
+    merged: dict[str, str] = {}
+    for env in function_environments(fault_injection).values():
+        for key, value in env.items():
+            if key == "POWERTOOLS_SERVICE_NAME":
+                continue
+            if merged.setdefault(key, value) != value:
+                raise RuntimeError(f"functions disagree on {key}: {merged[key]!r} vs {value!r}")
+    return merged
+
+
+class LocalAws:
+    """Start the local AWS, provision every resource, and tear it down on exit."""
+
+    def __init__(
+        self,
+        *,
+        server_port: int | None = None,
+        fault_injection: bool = True,
+        instant_retries: bool = False,
+    ) -> None:
+        self.server_port = server_port
+        self.fault_injection = fault_injection
+        self.clock = RecordingClock() if instant_retries else None
+        self.resources = Resources(local_table_names(), LOCAL_BUCKET, LOCAL_EVENT_BUS)
+        self._mock: Any = None
+        self._server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_clock: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> LocalAws:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        env = {**LOCAL_PROCESS_ENV, **merged_environment(self.fault_injection)}
+        if self.server_port is not None:
+            endpoint = f"http://127.0.0.1:{self.server_port}"
+            env.update(AWS_ENDPOINT_URL=endpoint, MOTO_PORT=str(self.server_port))
+        self._set_env(env)
+        lambda_runtime.install()
+        if self.clock is not None:
+            from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+            self._saved_clock = vars(retrier_decl)["time"]
+            setattr(retrier_decl, "time", self.clock)  # noqa: B010 (moto's module attribute)
+        if self.server_port is None:
+            self._mock = mock_aws(config=_MOTO_CONFIG)
+            self._mock.start()
+        else:
+            self._start_server(self.server_port)
+        self.provision()
+        os.environ[topology.STATE_MACHINE_ARN_ENV] = self.resources.state_machine_arn
+
+    def stop(self) -> None:
+        self.wait_for_executions()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._saved_clock is not None:
+            from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+            setattr(retrier_decl, "time", self._saved_clock)  # noqa: B010
+            self._saved_clock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+
+    def _set_env(self, env: dict[str, str]) -> None:
+        for key, value in {**env, topology.STATE_MACHINE_ARN_ENV: ""}.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _start_server(self, port: int) -> None:
+        from moto.core.config import default_user_config
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        default_user_config.update(_MOTO_CONFIG)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+
+    # -- clients and provisioning ----------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+
+    def provision(self) -> None:
+        ddb = self.client("dynamodb")
+        for spec in topology.TABLES:
+            ddb.create_table(**table_definition(spec, self.resources.table_names[spec.key]))
+        self.client("s3").create_bucket(Bucket=self.resources.bucket)
+        self.client("events").create_event_bus(Name=self.resources.event_bus)
+        role = self.client("iam").create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument="{}")["Role"][
+            "Arn"
+        ]
+        lam = self.client("lambda")
+        code = _placeholder_zip()
+        environments = function_environments(self.fault_injection)
+        for fn in topology.FUNCTIONS:
+            created = lam.create_function(
+                FunctionName=fn.name,
+                Runtime="python3.12",
+                Role=role,
+                Handler=fn.handler,
+                Code={"ZipFile": code},
+                Timeout=fn.timeout_seconds,
+                MemorySize=fn.memory_mb,
+                Environment={"Variables": environments[fn.name]},
+            )
+            self.resources.function_arns[fn.name] = created["FunctionArn"]
+        definition = topology.substitute(
+            topology.STATE_MACHINE_FILE.read_text(),
+            topology.state_machine_substitutions(
+                self.resources.function_arns, self.resources.table_names, self.resources.event_bus
+            ),
+        )
+        self.resources.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=topology.STATE_MACHINE_NAME, definition=definition, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+
+    # -- executions ------------------------------------------------------------------------------
+    def wait_for_executions(self, timeout: float = 120.0) -> None:
+        """Leaving the mock while an execution runs would send its thread to localhost:5000."""
+        if self._mock is None and self._server is None:
+            return
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        arn = self.resources.state_machine_arn
+        if not arn:
+            return
+        while time.monotonic() < deadline:
+            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING").get("executions", [])
+            if not running:
+                return
+            time.sleep(0.02)
+
+
+def table_definition(spec: topology.TableSpec, name: str) -> dict[str, Any]:
+    """CreateTable arguments for a table description (the CDK builds the same from the spec)."""
+    keys = [spec.partition_key, *([spec.sort_key] if spec.sort_key else [])]
+    attributes = {k.name: k.type for k in keys}
+    for index in spec.indexes:
+        attributes[index.partition_key.name] = index.partition_key.type
+        attributes[index.sort_key.name] = index.sort_key.type
+    definition: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": [
+            {"AttributeName": k.name, "KeyType": kt} for k, kt in zip(keys, ("HASH", "RANGE"), strict=False)
+        ],
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if spec.indexes:
+        definition["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key.name, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key.name, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in spec.indexes
+        ]
+    return definition
+
+
+def _placeholder_zip() -> bytes:
+    # moto wants a code archive; the handler runs from the installed package, not from this zip.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Handlers run in-process from the fountain_saga package.\n")
+    return buffer.getvalue()

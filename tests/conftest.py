@@ -1,0 +1,46 @@
+"""Shared fixtures. Nothing here talks to real AWS: dummy credentials, no metadata service, and
+every AWS call lands in moto, in this process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_EC2_METADATA_DISABLED="true",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = Path(os.environ.get("FOUNTAIN_SAMPLES", REPO.parent / "shared" / "fountain-samples"))
+
+
+def sample_text(name: str) -> str:
+    return (SAMPLES / name).read_text(encoding="utf-8")
+
+
+def all_samples() -> list[Path]:
+    return sorted(SAMPLES.glob("*/*.fountain"))
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"the shared Fountain samples are missing at {SAMPLES} (set FOUNTAIN_SAMPLES)")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[object]:
+    """One local AWS for the session: each test works on plays of its own, with unique ids."""
+    from fountain_local.runtime import LocalAws
+
+    with LocalAws(instant_retries=True) as aws:
+        yield aws

@@ -1,0 +1,136 @@
+"""The ASL file itself: valid, named as designed, and wired so every failure compensates fully."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from fountain_saga import topology
+from tests.conftest import REPO
+
+ASL_TEXT = topology.STATE_MACHINE_FILE.read_text()
+ASL: dict[str, Any] = json.loads(ASL_TEXT)
+STATES: dict[str, Any] = ASL["States"]
+
+
+def test_the_definition_passes_asl_validator() -> None:
+    validator = REPO / "node_modules" / ".bin" / "asl-validator"
+    if not validator.exists():
+        pytest.fail("node_modules is missing: run `make setup` (it runs npm ci)")
+    node = shutil.which("node")
+    assert node, "Node.js is required for asl-validator"
+    result = subprocess.run(
+        [str(validator), "--json-path", str(topology.STATE_MACHINE_FILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_placeholders_are_exactly_what_the_topology_substitutes() -> None:
+    used = set(re.findall(r"\$\{([A-Za-z]+)\}", ASL_TEXT))
+    provided = set(
+        topology.state_machine_substitutions(
+            {f.name: "arn" for f in topology.SAGA_FUNCTIONS}, {t.key: "t" for t in topology.TABLES}, "bus"
+        )
+    )
+    assert used == provided
+
+
+def _next(name: str) -> str | None:
+    return STATES[name].get("Next")
+
+
+def _follow_to_lambda(name: str) -> str:
+    """From a state, walk Next/Choice to the next Lambda Task (the next saga step)."""
+    seen = set()
+    while name not in seen:
+        seen.add(name)
+        state = STATES[name]
+        if state["Type"] == "Task" and state["Resource"] == "arn:aws:states:::lambda:invoke":
+            return name
+        if state["Type"] in ("Fail", "Succeed"):
+            return name
+        nxt = state.get("Next") or state.get("Default")
+        assert nxt, f"{name} leads nowhere"
+        name = nxt
+    raise AssertionError(f"loop at {name}")
+
+
+def test_the_forward_chain_is_the_seven_steps_in_order() -> None:
+    assert ASL["StartAt"] == "CreateScript"
+    chain = []
+    name = ASL["StartAt"]
+    while STATES[name]["Type"] != "Succeed":
+        if name in topology.FORWARD_STEPS:
+            chain.append(name)
+        name = _next(name)  # type: ignore[assignment]
+    assert tuple(chain) == topology.FORWARD_STEPS
+
+
+@pytest.mark.parametrize("step", topology.FORWARD_STEPS)
+def test_each_step_retries_transients_and_its_catch_enters_its_own_compensation(step: str) -> None:
+    state = STATES[step]
+    retry_errors = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+    assert {
+        "Lambda.ServiceException",
+        "Lambda.TooManyRequestsException",
+        "TransientStoreError",
+    } <= retry_errors
+    (catch,) = state["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+    failed = STATES[catch["Next"]]
+    assert failed["Parameters"]["step"] == step
+    # The Choice routes by the failed step's name to that step's compensation.
+    choice = STATES["CompensateFrom"]
+    route = next(c["Next"] for c in choice["Choices"] if c["StringEquals"] == step)
+    assert route == topology.COMPENSATIONS[step]
+
+
+def test_compensations_run_in_reverse_order_down_to_delete_script_then_fail() -> None:
+    chain = []
+    name = topology.COMPENSATIONS["PublishPlay"]
+    while STATES[name]["Type"] != "Fail":
+        chain.append(name)
+        name = _follow_to_lambda(STATES[name]["Next"])
+    assert chain == [topology.COMPENSATIONS[s] for s in reversed(topology.FORWARD_STEPS)]
+    assert name == "RolledBack"
+    assert "$.failure.step" in STATES["RolledBack"]["ErrorPath"]
+
+
+@pytest.mark.parametrize("compensation", list(topology.COMPENSATIONS.values()))
+def test_compensations_retry_with_backoff_and_a_final_failure_is_loud(compensation: str) -> None:
+    state = STATES[compensation]
+    (retry,) = state["Retry"]
+    assert retry["ErrorEquals"] == ["States.ALL"]
+    assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
+    (catch,) = state["Catch"]
+    # A compensation that keeps failing ends the saga in CompensationFailed, never in success.
+    end = catch["Next"]
+    visited = []
+    while STATES[end]["Type"] not in ("Fail", "Succeed"):
+        visited.append(end)
+        end = STATES[end]["Next"]
+    assert end == "CompensationFailed"
+    assert "RecordCompensationFailure" in visited and "AnnounceCompensationFailed" in visited
+
+
+def test_every_lambda_task_has_a_timeout_and_a_function_of_the_topology() -> None:
+    names = {f.placeholder for f in topology.SAGA_FUNCTIONS}
+    tasks = [s for s in STATES.values() if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
+    assert len(tasks) == len(topology.SAGA_FUNCTIONS)
+    for state in tasks:
+        assert state["TimeoutSeconds"] > 0
+        assert state["Parameters"]["FunctionName"].strip("${}") in names
+
+
+def test_the_input_is_a_claim_check_not_the_play() -> None:
+    payload = STATES["CreateDialogue"]["Parameters"]["Payload"]
+    assert payload["play.$"] == "$.play"  # a reference: bucket and prefix
+    assert set(payload) == {"playId.$", "sagaId.$", "play.$", "counts.$", "fault.$"}

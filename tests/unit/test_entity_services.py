@@ -1,0 +1,127 @@
+"""The six entity services, called directly: idempotent creates, complete compensations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from fountain_saga.entities import service
+from fountain_saga.entities.reader import count_rows
+from fountain_saga.entities.service import StepRequest
+from fountain_saga.play.document import ENTITY_KINDS
+from fountain_saga.play.fountain_import import parse_play
+from fountain_saga.saga.claim_check import stage_play
+from fountain_saga.saga.faults import FaultPlan, InjectedFault
+from tests.conftest import sample_text
+
+pytestmark = pytest.mark.usefixtures("local_aws")
+
+STEP_OF = {
+    "script": ("CreateScript", "DeleteScript"),
+    "acts": ("CreateActs", "DeleteActs"),
+    "scenes": ("CreateScenes", "DeleteScenes"),
+    "characters": ("CreateCharacters", "DeleteCharacters"),
+    "dialogue": ("CreateDialogue", "DeleteDialogue"),
+    "transitions": ("CreateTransitions", "DeleteTransitions"),
+}
+
+
+def _request(fault: FaultPlan | None = None) -> StepRequest:
+    play = parse_play(sample_text("screenplain/Brick-and-Steel.fountain"))
+    play_id = uuid.uuid4().hex
+    ref = stage_play(play, play_id)
+    counts = {"script": 1, **play.counts()}
+    return StepRequest(play_id=play_id, saga_id=f"create-{play_id}", counts=counts, play=ref, fault=fault)
+
+
+def _rows(request: StepRequest, kind: str) -> int:
+    return count_rows(request.play_id, (kind,))[kind]
+
+
+@pytest.mark.parametrize("kind", ENTITY_KINDS)
+def test_create_twice_leaves_the_rows_of_one_run(kind: str) -> None:
+    request = _request()
+    create, _ = STEP_OF[kind]
+    first = service.create_entities(kind, create, request)
+    again = service.create_entities(kind, create, request)
+    assert first.rows == again.rows == request.counts[kind]
+    assert _rows(request, kind) == request.counts[kind]
+
+
+@pytest.mark.parametrize("kind", ENTITY_KINDS)
+def test_compensation_removes_a_partial_write(kind: str) -> None:
+    create, delete = STEP_OF[kind]
+    request = _request(FaultPlan(step=create, mode="partial"))
+    with pytest.raises(InjectedFault, match="rows written"):
+        service.create_entities(kind, create, request)
+    assert 0 < _rows(request, kind) <= request.counts[kind]
+    service.delete_entities(kind, delete, request)
+    assert _rows(request, kind) == 0
+
+
+@pytest.mark.parametrize("kind", ENTITY_KINDS)
+def test_compensation_with_nothing_to_undo_succeeds_and_twice_is_harmless(kind: str) -> None:
+    _, delete = STEP_OF[kind]
+    request = _request()
+    assert service.delete_entities(kind, delete, request).rows == request.counts[kind]
+    service.delete_entities(kind, delete, request)
+    assert _rows(request, kind) == 0
+
+
+def test_compensation_after_a_retried_forward_step_leaves_nothing() -> None:
+    request = _request()
+    for _ in range(3):
+        service.create_entities("dialogue", "CreateDialogue", request)
+    service.delete_entities("dialogue", "DeleteDialogue", request)
+    assert _rows(request, "dialogue") == 0
+
+
+def test_a_compensation_touches_no_other_play() -> None:
+    mine, theirs = _request(), _request()
+    for request in (mine, theirs):
+        service.create_entities("scenes", "CreateScenes", request)
+    service.delete_entities("scenes", "DeleteScenes", mine)
+    assert _rows(mine, "scenes") == 0
+    assert _rows(theirs, "scenes") == theirs.counts["scenes"]
+
+
+def test_rows_carry_the_saga_id() -> None:
+    from fountain_saga.entities.models import DialogueRow
+
+    request = _request()
+    service.create_entities("dialogue", "CreateDialogue", request)
+    sagas = {row.saga_id for row in DialogueRow.query(request.play_id)}
+    assert sagas == {request.saga_id}
+
+
+def _script_status(request: StepRequest) -> Any:
+    from fountain_saga.entities.models import ScriptRow
+
+    return ScriptRow.get(request.play_id, 0).status
+
+
+def test_publish_lifts_the_lock_and_unpublish_puts_it_back() -> None:
+    request = _request()
+    service.create_entities("script", "CreateScript", request)
+    assert _script_status(request) == "PENDING"
+    service.publish_play("PublishPlay", request)
+    assert _script_status(request) == "ACTIVE"
+    service.unpublish_play("UnpublishPlay", request)
+    service.unpublish_play("UnpublishPlay", request)
+    assert _script_status(request) == "PENDING"
+
+
+def test_publish_without_a_script_fails_and_unpublish_has_nothing_to_undo() -> None:
+    request = _request()
+    with pytest.raises(service.ScriptMissing):
+        service.publish_play("PublishPlay", request)
+    assert service.unpublish_play("UnpublishPlay", request).rows == 0
+
+
+def test_a_step_event_without_a_play_id_is_refused() -> None:
+    with pytest.raises(service.InvalidStepRequest, match="playId"):
+        StepRequest.from_event({"sagaId": "x"})
+    with pytest.raises(service.InvalidStepRequest, match="malformed"):
+        StepRequest.from_event({"playId": "../etc", "sagaId": "x"})
