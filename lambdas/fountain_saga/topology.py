@@ -94,7 +94,8 @@ class FunctionSpec:
     name: str  # the state name it serves, e.g. "CreateActs"
     handler: str  # "package.module.function", importable from lambdas/
     service: str  # Powertools service name and the owning service
-    tables: tuple[str, ...]  # tables it reads and writes
+    writes: tuple[str, ...]  # tables it writes (and reads)
+    reads: tuple[str, ...] = ()  # tables it only reads
     reads_staging: bool = False
     writes_staging: bool = False
     starts_saga: bool = False
@@ -108,18 +109,29 @@ class FunctionSpec:
         return f"{self.name}FunctionArn"
 
     def environment(
-        self, table_names: dict[str, str], bucket: str, *, fault_injection: bool
+        self,
+        table_names: dict[str, str],
+        bucket: str,
+        *,
+        fault_injection: bool,
+        state_machine_arn: str = "",
     ) -> dict[str, str]:
         env = {
             "POWERTOOLS_SERVICE_NAME": self.service,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             FAULT_INJECTION_ENV: "enabled" if fault_injection else "disabled",
-            **{ENTITY_OR_LEDGER[t].env_var: table_names[t] for t in self.tables},
+            **{ENTITY_OR_LEDGER[t].env_var: table_names[t] for t in (*self.writes, *self.reads)},
             **self.extra_env,
         }
         if self.reads_staging or self.writes_staging:
             env[STAGING_BUCKET_ENV] = bucket
+        if self.starts_saga:
+            env[STATE_MACHINE_ARN_ENV] = state_machine_arn
         return env
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (*self.writes, *self.reads)
 
 
 ENTITY_OR_LEDGER: dict[str, TableSpec] = {t.key: t for t in TABLES}
@@ -152,7 +164,19 @@ def _entity_functions() -> tuple[FunctionSpec, ...]:
 
 
 SAGA_FUNCTIONS: tuple[FunctionSpec, ...] = _entity_functions()
-FUNCTIONS: tuple[FunctionSpec, ...] = SAGA_FUNCTIONS
+# The HTTP API: starts sagas (ledger, staging, StartExecution) and reads plays back.
+API_FUNCTION = FunctionSpec(
+    "Api",
+    "fountain_saga.api.handlers.handler",
+    "api",
+    writes=("ledger",),
+    reads=tuple(ENTITY_TABLES),
+    writes_staging=True,
+    starts_saga=True,
+    timeout_seconds=29,  # API Gateway's integration timeout
+    memory_mb=1024,
+)
+FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION)
 
 
 def function(name: str) -> FunctionSpec:

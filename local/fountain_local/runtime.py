@@ -74,10 +74,16 @@ def local_table_names() -> dict[str, str]:
     return {t.key: t.local_name for t in topology.TABLES}
 
 
+def local_state_machine_arn() -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{topology.STATE_MACHINE_NAME}"
+
+
 def function_environments(fault_injection: bool) -> dict[str, dict[str, str]]:
     names = local_table_names()
     return {
-        f.name: f.environment(names, LOCAL_BUCKET, fault_injection=fault_injection)
+        f.name: f.environment(
+            names, LOCAL_BUCKET, fault_injection=fault_injection, state_machine_arn=local_state_machine_arn()
+        )
         for f in topology.FUNCTIONS
     }
 
@@ -145,7 +151,8 @@ class LocalAws:
         else:
             self._start_server(self.server_port)
         self.provision()
-        os.environ[topology.STATE_MACHINE_ARN_ENV] = self.resources.state_machine_arn
+        if self.resources.state_machine_arn != local_state_machine_arn():
+            raise RuntimeError(f"moto named the state machine {self.resources.state_machine_arn}")
 
     def stop(self) -> None:
         self.wait_for_executions()
@@ -168,7 +175,7 @@ class LocalAws:
         self._saved_env = {}
 
     def _set_env(self, env: dict[str, str]) -> None:
-        for key, value in {**env, topology.STATE_MACHINE_ARN_ENV: ""}.items():
+        for key, value in env.items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
@@ -182,7 +189,7 @@ class LocalAws:
 
     # -- clients and provisioning ----------------------------------------------------------------
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=REGION)
 
     def provision(self) -> None:
         ddb = self.client("dynamodb")
