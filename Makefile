@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run demo test lint format bench clean
+.PHONY: setup run demo e2e test lint format bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -27,10 +27,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The API on http://127.0.0.1:3000 and the local AWS on http://127.0.0.1:4566, until Ctrl-C.
 run: setup
+	$(BIN)/fountain-saga serve
+
+# One saga, start to end, shown step by step.
+demo: setup
 	$(BIN)/fountain-saga create examples/the-last-keeper.fountain
 
-demo: run
+# The end-to-end suite; against a deployment with FOUNTAIN_API_URL=... (see README), else a local server.
+e2e: setup
+	$(PY) -m pytest tests/e2e
 
 test: setup lint
 	$(PY) -m pytest

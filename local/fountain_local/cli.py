@@ -1,7 +1,7 @@
 """``fountain-saga``: run the create-play saga on the local runtime.
 
 Exit codes: 0 COMPLETED, 1 ROLLED_BACK, 2 COMPENSATION_FAILED; 64 bad usage (such as an unknown
-step), 65 the file holds no play or is not UTF-8, 66 the file cannot be read.
+step), 65 the file holds no play or is not UTF-8, 66 the file cannot be read, 69 a port is in use.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ EXIT_BY_STATUS = {"COMPLETED": 0, "ROLLED_BACK": 1, "COMPENSATION_FAILED": 2}
 EXIT_USAGE = 64
 EXIT_DATA = 65
 EXIT_NO_INPUT = 66
+EXIT_UNAVAILABLE = 69
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"make STEP fail after writing part of its rows; one of {', '.join(FORWARD_STEPS)}",
     )
     create.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    serve = commands.add_parser("serve", help="serve the HTTP API and a local AWS endpoint")
+    serve.add_argument("--host", default="127.0.0.1", help="address of the API (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port of the API (default 3000)")
+    serve.add_argument(
+        "--aws-port", type=int, default=4566, help="port of the local AWS on 127.0.0.1 (default 4566)"
+    )
     return parser
 
 
@@ -55,12 +62,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "create":
             return _create(args, sys.stdout)
+        if args.command == "serve":
+            return _serve(args)
     except CliError as error:
         print(f"fountain-saga: {error}", file=sys.stderr)
         return error.code
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from fountain_local.server import PortInUse, serve
+
+    try:
+        return serve(args.host, args.port, args.aws_port)
+    except PortInUse as error:
+        raise CliError(
+            f"{error}; stop what uses it or choose another with --port/--aws-port", EXIT_UNAVAILABLE
+        ) from None
 
 
 def _read_play(path: Path) -> str:

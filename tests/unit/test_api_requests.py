@@ -1,0 +1,80 @@
+"""Reading POST /plays: what a client can get wrong becomes a 4xx before anything starts."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from fountain_saga.api.errors import ApiError
+from fountain_saga.api.requests import MAX_BODY_BYTES, read_create_request
+
+
+def _read(headers: dict[str, str], body: bytes, *, injection: bool = True) -> object:
+    return read_create_request(headers, base64.b64encode(body).decode(), True, injection_allowed=injection)
+
+
+def test_json_and_text_bodies_carry_the_play() -> None:
+    json_request = _read({"Content-Type": "application/json"}, b'{"fountain": "INT. A", "title": "T"}')
+    text_request = _read({"content-type": "text/plain; charset=UTF-8"}, b"INT. A")
+    assert (json_request.text, json_request.title) == ("INT. A", "T")  # type: ignore[attr-defined]
+    assert (text_request.text, text_request.title) == ("INT. A", None)  # type: ignore[attr-defined]
+
+
+def test_a_fault_header_is_refused_where_injection_is_disabled() -> None:
+    with pytest.raises(ApiError) as error:
+        _read({"Content-Type": "text/plain", "X-Fountain-Fail-At": "CreateActs"}, b"INT. A", injection=False)
+    assert (error.value.status, error.value.code) == (400, "fault_injection_disabled")
+    assert "disabled" in error.value.message
+
+
+def test_a_fault_header_names_step_and_mode_where_enabled() -> None:
+    request = _read(
+        {"Content-Type": "text/plain", "X-Fountain-Fail-At": "CreateActs", "X-Fountain-Fail-Mode": "before"},
+        b"INT. A",
+    )
+    assert request.fault.to_event() == {"step": "CreateActs", "mode": "before"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({"Content-Type": "text/plain"}, b"x" * (MAX_BODY_BYTES + 1), 413, "body_too_large"),
+        ({"Content-Type": "text/plain; charset=latin-1"}, b"INT. A", 415, "unsupported_charset"),
+        (
+            {"Content-Type": "application/json"},
+            b'{"fountain": "INT", "title": "' + b"t" * 300 + b'"}',
+            400,
+            "invalid_body",
+        ),
+        ({"Content-Type": "application/json"}, b'{"fountain": null}', 400, "invalid_body"),
+        (
+            {"Content-Type": "text/plain", "Idempotency-Key": "k" * 129},
+            b"INT. A",
+            400,
+            "invalid_idempotency_key",
+        ),
+        (
+            {
+                "Content-Type": "text/plain",
+                "X-Fountain-Fail-At": "CreateActs",
+                "X-Fountain-Fail-Mode": "explode",
+            },
+            b"INT. A",
+            400,
+            "unknown_fault_mode",
+        ),
+    ],
+)
+def test_each_mistake_has_its_status_and_code(
+    headers: dict[str, str], body: bytes, status: int, code: str
+) -> None:
+    with pytest.raises(ApiError) as error:
+        _read(headers, body)
+    assert (error.value.status, error.value.code) == (status, code)
+
+
+def test_a_body_that_is_not_base64_is_a_400() -> None:
+    with pytest.raises(ApiError) as error:
+        read_create_request({"Content-Type": "text/plain"}, "not base64!!", True, injection_allowed=True)
+    assert error.value.status == 400
