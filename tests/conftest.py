@@ -19,7 +19,17 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = Path(os.environ.get("FOUNTAIN_SAMPLES", REPO.parent / "shared" / "fountain-samples"))
+
+
+def _samples_dir() -> Path:
+    """The shared samples, read in place: $FOUNTAIN_SAMPLES, ../shared beside the clone, or /work/shared."""
+    candidates = [REPO.parent / "shared" / "fountain-samples", Path("/work/shared/fountain-samples")]
+    if os.environ.get("FOUNTAIN_SAMPLES"):
+        candidates.insert(0, Path(os.environ["FOUNTAIN_SAMPLES"]))
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+SAMPLES = _samples_dir()
 
 
 def sample_text(name: str) -> str:
