@@ -42,6 +42,10 @@ e2e: setup
 test: setup lint
 	$(PY) -m pytest
 
+# What a play costs, 100 to 5,000 speeches (a few minutes): writes docs/bench/ and README's table.
+bench: setup
+	$(PY) -m bench.run
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -60,3 +64,32 @@ lock:
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache
+
+# --- Deploying (README, "Deploy to AWS") ----------------------------------------------------------
+.PHONY: synth diagram localstack-deploy
+
+# The CDK app synthesized into cdk.out/, offline: no AWS call, no Docker. The dependencies layer is
+# pip-installed on first use and reused until its requirements change. CDK_ARGS="-c stage=prod".
+synth: setup
+	./node_modules/.bin/cdk synth --quiet $(CDK_ARGS)
+
+# README's saga diagram, regenerated from statemachine/create_play.asl.json.
+diagram: setup
+	PYTHONPATH=infra $(PY) -m fountain_infra.asl_diagram README.md
+
+# The dev stack (fault injection on, for the e2e suite) deployed to a LocalStack you run yourself:
+# `docker compose -f docker-compose.localstack.yml up -d`. It needs Docker and a LocalStack auth
+# token, so it cannot run on this project's machines; CI runs the e2e suite on the local server.
+LOCALSTACK_URL ?= http://localhost.localstack.cloud:4566
+LOCALSTACK_S3_URL ?= http://s3.localhost.localstack.cloud:4566
+LOCALSTACK_OUTPUTS := cdk.out/localstack-outputs.json
+localstack-deploy: setup
+	export AWS_ENDPOINT_URL=$(LOCALSTACK_URL) AWS_ENDPOINT_URL_S3=$(LOCALSTACK_S3_URL) \
+	    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+	    AWS_ENVAR_ALLOWLIST=AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_DEFAULT_REGION && \
+	./node_modules/.bin/cdklocal bootstrap -c stage=dev && \
+	./node_modules/.bin/cdklocal deploy Fountain-dev -c stage=dev -c faultInjection=true \
+	    --require-approval never --outputs-file $(LOCALSTACK_OUTPUTS)
+	@$(PY) -c 'import json; o = json.load(open("$(LOCALSTACK_OUTPUTS)"))["Fountain-dev"]; \
+	    print("make e2e FOUNTAIN_API_URL=" + o["ApiUrl"] + " FOUNTAIN_AWS_ENDPOINT_URL=$(LOCALSTACK_URL)" \
+	          + " FOUNTAIN_TABLE_NAMES=\x27" + o["TableNames"] + "\x27")'

@@ -1,5 +1,6 @@
 """Shared fixtures. Nothing here talks to real AWS: dummy credentials, no metadata service, and
-every AWS call lands in moto, in this process."""
+every AWS call lands in moto (in this process, or the local server on 127.0.0.1) — unless
+FOUNTAIN_API_URL points the e2e suite at a deployment the caller chose."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from pathlib import Path
 
 import pytest
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SESSION_TOKEN="testing",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_EC2_METADATA_DISABLED="true",
-)
-os.environ.pop("AWS_PROFILE", None)
+if os.environ.get("FOUNTAIN_API_URL"):
+    # The e2e suite against a real deployment signs with the caller's own credentials.
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+else:
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    os.environ.pop("AWS_PROFILE", None)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,6 +14,8 @@ from typing import Literal
 STATE_MACHINE_FILE = Path(__file__).resolve().parents[2] / "statemachine" / "create_play.asl.json"
 STATE_MACHINE_NAME = "fountain-create-play"
 STAGING_BUCKET_ENV = "STAGING_BUCKET"
+# Staged plays live under this prefix; the bucket's lifecycle rule and grants name it too.
+STAGING_PREFIX = "plays/"
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
 FAULT_INJECTION_ENV = "FAULT_INJECTION"

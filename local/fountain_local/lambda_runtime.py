@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,19 +48,29 @@ class LocalLambdaContext:
 
 
 class InvocationLog:
-    """Counts invocations per function (the benchmark and tests read it)."""
+    """Counts invocations per function, and their run time (the benchmark and tests read it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        # Handler time per function, for the benchmark's estimate of billed GB-seconds.
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     def record(self, function_name: str) -> None:
         with self._lock:
             self.counts[function_name] += 1
 
+    def record_duration(self, function_name: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[function_name] += seconds
+
     def total(self) -> int:
         with self._lock:
             return sum(self.counts.values())
+
+    def total_seconds(self) -> float:
+        with self._lock:
+            return sum(self.seconds.values())
 
 
 INVOCATIONS = InvocationLog()
@@ -87,6 +97,7 @@ def _invoke(  # noqa: PLR0917 (moto's signature)
 ) -> bytes:
     fn = self.get_function(function_name, qualifier)
     INVOCATIONS.record(fn.function_name)
+    started = time.monotonic()
     context = LocalLambdaContext(
         function_name=fn.function_name,
         invoked_function_arn=fn.function_arn,
@@ -106,6 +117,17 @@ def _invoke(  # noqa: PLR0917 (moto's signature)
             "stackTrace": traceback.format_tb(error.__traceback__),
         }
         return json.dumps(envelope).encode()
+    finally:
+        INVOCATIONS.record_duration(fn.function_name, time.monotonic() - started)
+        discard_metrics()
+
+
+def discard_metrics() -> None:
+    """Drop what the handler's Metrics gathered: with metrics disabled (as locally), Powertools
+    neither publishes nor clears them, and after 100 values it prints them to stdout."""
+    from aws_lambda_powertools import Metrics
+
+    Metrics().clear_metrics()
 
 
 def install() -> None:

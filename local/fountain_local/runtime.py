@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ class LocalAws:
             env.update(AWS_ENDPOINT_URL=endpoint, MOTO_PORT=str(self.server_port))
         self._set_env(env)
         lambda_runtime.install()
+        _stop_tracking_dynamodb_items()
+        _parse_each_definition_once()
         if self.clock is not None:
             from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
@@ -240,6 +243,73 @@ class LocalAws:
             if not running:
                 return
             time.sleep(0.02)
+
+
+class _Untracked(list[Any]):
+    def append(self, _instance: Any) -> None:
+        pass
+
+
+def _stop_tracking_dynamodb_items() -> None:
+    """Keep moto from holding on to every DynamoDB item version ever written.
+
+    moto records each model instance it creates for its web dashboard, which we never use;
+    for DynamoDB that is every item of every write, deleted or overwritten or not. A
+    5,000-speech play then leaves ~200,000 objects behind per saga, and the garbage collector,
+    walking them all, slows every later request of a long-running local server. moto's reset
+    (on leaving the mock) turns tracking back on, so every start turns it off again.
+    """
+    from moto.dynamodb.models.dynamo_type import Item
+
+    setattr(Item, "instances_tracked", _Untracked())  # noqa: B010 (moto's class attribute)
+
+
+_parsed_programs: dict[str, Any] = {}
+_parse_lock = threading.Lock()
+
+
+def _parse_each_definition_once() -> None:
+    """Let every execution of a state machine share one parsed program (idempotent).
+
+    moto's engine parses the ASL again for each execution: ~0.2 s of this project's 50-state
+    definition, more than all the saga's own steps take for a small play. The parsed program is
+    a tree of stateless components; what an execution changes (retry attempts, backoff) lives
+    in its own environment's heap, keyed by each component's heap key. Those keys are drawn
+    lazily, so they are all drawn here, once, before executions on several threads share them.
+    """
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    def evaluation_entrypoint(worker: Any) -> EvalComponent:
+        definition = worker._evaluation_details.state_machine_details.definition
+        with _parse_lock:
+            program = _parsed_programs.get(definition)
+            if program is None:
+                program = AmazonStateLanguageParser.parse(definition)[0]
+                _draw_heap_keys(program, EvalComponent)
+                _parsed_programs[definition] = program
+        return program
+
+    setattr(ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint)  # noqa: B010
+
+
+def _draw_heap_keys(program: Any, component_type: type[Any]) -> None:
+    seen: set[int] = set()
+    pending = [program]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, component_type):
+            _ = node.heap_key
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            pending.extend(node)
+        elif hasattr(node, "__dict__") and type(node).__module__.startswith("moto."):
+            pending.extend(vars(node).values())
 
 
 def table_definition(spec: topology.TableSpec, name: str) -> dict[str, Any]:

@@ -15,14 +15,13 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from fountain_local.lambda_runtime import LocalLambdaContext
+from fountain_local.lambda_runtime import LocalLambdaContext, discard_metrics
 from fountain_local.runtime import ACCOUNT, REGION, LocalAws
 
 # API Gateway refuses payloads over 10 MB before any Lambda runs; mirror it.
@@ -149,6 +148,7 @@ def make_handler(
                 timeout_seconds=29,
             )
             result = api(event, context)
+            discard_metrics()
             status = int(result.get("statusCode", 502))
             headers = {**(result.get("headers") or {})}
             for name, values in (result.get("multiValueHeaders") or {}).items():
@@ -196,8 +196,6 @@ def serve(host: str, port: int, aws_port: int, out: TextIO = sys.stdout) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    # Powertools warns on every request that publishes no metric; locally metrics are off anyway.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
     with LocalAws(server_port=aws_port) as aws:
         from fountain_saga.api.handlers import handler as api_handler
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
+from itertools import islice
 from typing import Any
 
 import boto3
@@ -36,31 +37,36 @@ def dynamodb_client() -> Any:
     return boto3.client("dynamodb", config=Config(retries={"mode": "adaptive", "max_attempts": 5}))
 
 
-def chunks(items: Sequence[WriteRequest], size: int = BATCH_LIMIT) -> Iterator[Sequence[WriteRequest]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def chunks(items: Iterable[WriteRequest], size: int = BATCH_LIMIT) -> Iterator[list[WriteRequest]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
-def put_requests(items: Iterable[dict[str, Any]]) -> list[WriteRequest]:
-    return [{"PutRequest": {"Item": item}} for item in items]
+def put_requests(items: Iterable[dict[str, Any]]) -> Iterator[WriteRequest]:
+    return ({"PutRequest": {"Item": item}} for item in items)
 
 
-def delete_requests(keys: Iterable[dict[str, Any]]) -> list[WriteRequest]:
-    return [{"DeleteRequest": {"Key": key}} for key in keys]
+def delete_requests(keys: Iterable[dict[str, Any]]) -> Iterator[WriteRequest]:
+    return ({"DeleteRequest": {"Key": key}} for key in keys)
 
 
 def batch_write(
     table_name: str,
-    requests: Sequence[WriteRequest],
+    requests: Iterable[WriteRequest],
     *,
     client: Any = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Send every request; return how many BatchWriteItem calls it took."""
+    """Send every request; return how many BatchWriteItem calls it took.
+
+    Requests may come lazily: a step encodes each batch's items just before sending them, so
+    thousands of encoded rows never live at once (and never cost the garbage collector a look).
+    """
     client = client or dynamodb_client()
     calls = 0
     for batch in chunks(requests):
-        pending: list[WriteRequest] = list(batch)
+        pending: list[WriteRequest] = batch
         for attempt in range(MAX_ATTEMPTS):
             try:
                 response = client.batch_write_item(RequestItems={table_name: pending})

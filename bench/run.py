@@ -1,0 +1,203 @@
+"""`make bench`: measure the saga at each size, compare it with the floor, and write the results.
+
+Each size and path runs in a process of its own (so its peak memory is its own and nothing it
+leaves behind slows the next), one after another (two at once would share the 2 cores they
+are timed on). ``run_bench(config, aws)`` runs everything in one given local AWS instead: the
+smoke test does that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import report, targets
+from bench.measure import (
+    PATHS,
+    Bench,
+    ConcurrentResult,
+    SizeResult,
+    measure_concurrent,
+    measure_size,
+    warm_up,
+)
+from bench.probes import peak_rss_mb
+from fountain_local.runtime import LocalAws
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SIZES = (100, 1000, 5000)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    runs: int = 5
+    concurrent_sagas: int = 20
+    concurrent_speeches: int = 1000
+
+
+@dataclass
+class BenchOutcome:
+    sizes: list[SizeResult]
+    concurrent: ConcurrentResult | None
+    document: dict[str, Any]
+    targets: list[targets.Target]
+
+    @property
+    def all_met(self) -> bool:
+        return all(t.met for t in self.targets)
+
+
+Progress = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def quiet_engine_logs() -> None:
+    # The engine logs every caught task failure as an error: on the rollback path that is the
+    # saga working as designed, and a page of it per run would bury the benchmark's output.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    # Every handler shares this process (on Lambda each has its own). With metrics disabled,
+    # Powertools keeps their values until a metric holds 100, prints and drops them, and the
+    # next flush then warns that it has nothing to publish: noise, and nothing is lost.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def run_bench(config: BenchConfig, aws: LocalAws | None = None, progress: Progress = _stderr) -> BenchOutcome:
+    """Measure every size and path, then the concurrent sagas; in subprocesses unless ``aws`` is given."""
+    sizes: list[SizeResult] = []
+    for speeches in config.sizes:
+        for path in PATHS:
+            progress(f"{speeches:,} speeches, {path} path: {config.runs} run(s) and floors ...")
+            if aws is None:
+                raw = _in_subprocess(
+                    ["size", "--speeches", str(speeches), "--path", path, "--runs", str(config.runs)]
+                )
+                result = SizeResult.from_json(raw)
+            else:
+                with Bench(aws) as bench:
+                    result = measure_size(bench, speeches, path, config.runs)
+                    result.peak_rss_mb = peak_rss_mb()
+            sizes.append(result)
+            progress(
+                f"  elapsed {_seconds(result.elapsed_seconds)}, floor {_seconds(result.floor_seconds)}\n"
+                f"  median elapsed {result.elapsed_median:.2f} s, floor {result.floor_median:.2f} s, "
+                f"ratio {result.ratio:.2f}, {result.state_transitions} transitions, "
+                f"{result.write_requests} write requests"
+            )
+    concurrent = None
+    if config.concurrent_sagas:
+        progress(f"{config.concurrent_sagas} concurrent sagas of {config.concurrent_speeches:,} speeches ...")
+        if aws is None:
+            raw = _in_subprocess(
+                [
+                    "concurrent",
+                    "--speeches",
+                    str(config.concurrent_speeches),
+                    "--sagas",
+                    str(config.concurrent_sagas),
+                ]
+            )
+            concurrent = ConcurrentResult.from_json(raw)
+        else:
+            with Bench(aws) as bench:
+                concurrent = measure_concurrent(bench, config.concurrent_speeches, config.concurrent_sagas)
+                concurrent.peak_rss_mb = peak_rss_mb()
+        progress(f"  {concurrent.sagas_per_minute:.0f} sagas per minute, statuses {concurrent.statuses}")
+    document = report.results_document(sizes, concurrent)
+    document["machine"]["runs"] = config.runs
+    return BenchOutcome(sizes, concurrent, document, targets.check(sizes, concurrent))
+
+
+def _seconds(values: list[float]) -> str:
+    return " ".join(f"{v:.2f}" for v in values) + " s"
+
+
+def _in_subprocess(worker_args: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "result.json"
+        # A worker reports through --result and progress on stderr; its stdout carries only what
+        # Powertools prints once a disabled metric has collected 100 values in one process.
+        subprocess.run(
+            [sys.executable, "-m", "bench.run", "--worker", *worker_args, "--result", str(out)],
+            cwd=REPO,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
+def _worker(args: argparse.Namespace) -> None:
+    quiet_engine_logs()
+    with LocalAws() as aws, Bench(aws) as bench:
+        warm_up(bench)
+        result: SizeResult | ConcurrentResult
+        if args.worker == "size":
+            result = measure_size(bench, args.speeches, args.path, args.runs)
+        else:
+            result = measure_concurrent(bench, args.speeches, args.sagas)
+        result.peak_rss_mb = peak_rss_mb()
+    Path(args.result).write_text(json.dumps(result.to_json()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="speeches per play")
+    parser.add_argument(
+        "--runs", type=int, default=BenchConfig.runs, help="runs per size and path (the median is reported)"
+    )
+    parser.add_argument("--concurrent-sagas", type=int, default=20)
+    parser.add_argument("--concurrent-speeches", type=int, default=1000)
+    parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "bench")
+    parser.add_argument(
+        "--readme", type=Path, default=REPO / "README.md", help="README whose bench block to rewrite"
+    )
+    parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    # A worker measures one thing in a fresh process and writes it to --result.
+    parser.add_argument("--worker", choices=("size", "concurrent"), help=argparse.SUPPRESS)
+    parser.add_argument("--speeches", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--path", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--sagas", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args)
+        return 0
+
+    started = time.monotonic()
+    config = BenchConfig(tuple(args.sizes), args.runs, args.concurrent_sagas, args.concurrent_speeches)
+    outcome = run_bench(config)
+    paths = report.write_outputs(outcome.document, outcome.targets, args.out_dir)
+    block = report.markdown(outcome.document, outcome.targets, plot=_relative(paths["plot"], args.readme))
+    if not args.no_readme:
+        report.update_readme(args.readme, block)
+    print(block)
+    print(f"wrote {', '.join(str(p) for p in paths.values())} in {time.monotonic() - started:.0f} s")
+    missed = [t for t in outcome.targets if not t.met]
+    for target in missed:
+        print(f"target missed: {target.name} ({target.detail})", file=sys.stderr)
+    return 1 if missed else 0
+
+
+def _relative(path: Path, readme: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(readme.resolve().parent))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The CDK app that deploys Fountain: small constructs composed by ``stack.FountainStack``."""

@@ -1,0 +1,150 @@
+"""The HTTP API: API Gateway REST, IAM-authorized, proxying every route to the API function."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from fountain_infra.compliance import acknowledge
+from fountain_infra.settings import Settings
+
+# Each POST starts a saga (16 states and seven Lambda invocations when it succeeds); these keep
+# a runaway client well inside the account's default 1,000 concurrent Lambda executions.
+THROTTLE_RATE_PER_SECOND = 50
+THROTTLE_BURST = 100
+# Headers a browser client sends (SigV4's, and the API's own) when CORS is configured.
+CORS_HEADERS = [
+    "Content-Type",
+    "Authorization",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+    "Idempotency-Key",
+    "X-Fountain-Fail-At",
+    "X-Fountain-Fail-Mode",
+]
+# What POST /plays accepts (the function answers 415 for anything else).
+BODY_MEDIA_TYPES = ("application/json", "text/plain")
+# Errors API Gateway answers itself (denied signature, throttling, bad parameters) take the
+# API's own error shape, so a client parses one format whoever answered.
+ERROR_TEMPLATE = '{"error": {"code": "$context.error.responseType", "message": $context.error.messageString}}'
+
+
+class Api(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, handler: lambda_.IFunction, settings: Settings
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=settings.log_retention, removal_policy=settings.removal_policy
+        )
+        cors = (
+            apigw.CorsOptions(
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=CORS_HEADERS,
+                expose_headers=["Location"],
+            )
+            if settings.cors_origins
+            else None
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"fountain-{settings.stage}",
+            description="Fountain: start a create-play saga and follow it",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The accepted bodies reach the function as the client's bytes (base64), so the
+            # function, not API Gateway, judges their encoding: invalid UTF-8 is a 400 there, as
+            # locally. Responses are text (isBase64Encoded false) and pass through unchanged.
+            binary_media_types=list(BODY_MEDIA_TYPES),
+            deploy_options=apigw.StageOptions(
+                stage_name=settings.stage,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                # Request and response bodies are plays: keep them out of execution logs.
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=THROTTLE_RATE_PER_SECOND,
+                throttling_burst_limit=THROTTLE_BURST,
+            ),
+            # Execution logging needs the account's API Gateway CloudWatch role; RETAIN because it
+            # is one per account and region, shared with every other API there.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+            default_cors_preflight_options=cors,
+        )
+        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+            self.rest_api.add_gateway_response(
+                f"Gateway{response_type.response_type}",
+                type=response_type,
+                templates={"application/json": ERROR_TEMPLATE},
+            )
+        # Parameters only: the function validates bodies (see the APIG2 acknowledgement below).
+        validator = self.rest_api.add_request_validator(
+            "ParameterValidator", validate_request_parameters=True, validate_request_body=False
+        )
+        integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+
+        def route(resource: apigw.IResource, method: str, parameters: dict[str, bool]) -> None:
+            resource.add_method(
+                method, integration, request_validator=validator, request_parameters=parameters
+            )
+
+        plays = self.rest_api.root.add_resource("plays")
+        play = plays.add_resource("{playId}")
+        route(plays, "POST", {"method.request.header.Idempotency-Key": False})
+        route(
+            plays,
+            "GET",
+            {f"method.request.querystring.{name}": False for name in ("status", "limit", "nextToken")},
+        )
+        route(play, "GET", {"method.request.path.playId": True})
+        route(play.add_resource("fountain"), "GET", {"method.request.path.playId": True})
+        # Any other path reaches the function too, which answers the API's JSON 404; without it
+        # API Gateway would answer 403 "Missing Authentication Token" for an unknown path.
+        route(self.rest_api.root.add_resource("{proxy+}"), "ANY", {"method.request.path.proxy": True})
+
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG2",
+            "Request parameters are validated at the gateway; request bodies are validated by the "
+            "function, so every rejection carries the API's documented status and error code "
+            "(malformed_json, invalid_body, 413, 415...). A gateway body model would answer some of "
+            "those requests first with its own 400 and break the contract the e2e suite checks.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "Every method requires SigV4 (IAM) authorization, so anonymous traffic is refused "
+            "before it reaches the function, and the stage throttles per second; a WAF web ACL "
+            "(a paid, separately managed resource) is for APIs open to the public.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-COG4",
+            "The API is authorized with IAM (SigV4) on every method, as the design asks: callers "
+            "are AWS principals of the account, not users of a Cognito user pool.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "This is API Gateway's account-level role for execution logging; AWS documents this "
+            "managed policy for it, and it grants only CloudWatch Logs writes to API Gateway.",
+        )

@@ -1,0 +1,150 @@
+"""The saga as a Mermaid flowchart, generated from the ASL file, and kept in README.md.
+
+Every state is a node and every transition an edge: ``Next`` and ``Default`` as plain arrows,
+each Choice rule labelled with the value it matches, each Catch as a dotted arrow. Node shapes
+follow what a state does (Lambda step, ledger write, event, choice, end), so the chart stays
+readable without hand-drawn simplifications that could drift from the file.
+
+    make diagram                                                  # rewrite README's block
+    PYTHONPATH=infra python -m fountain_infra.asl_diagram --check README.md   # exit 1 if stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fountain_saga import topology
+
+BEGIN = "<!-- saga-diagram:start -->"
+END = "<!-- saga-diagram:end -->"
+_LAMBDA = "arn:aws:states:::lambda:invoke"
+_COMPARISONS = ("StringEquals", "NumericEquals", "BooleanEquals", "StringMatches", "IsPresent", "IsNull")
+
+
+def flowchart(definition: dict[str, Any]) -> str:
+    """The Mermaid source of a JSONPath ASL definition."""
+    states: dict[str, dict[str, Any]] = definition["States"]
+    lines = ["flowchart TD", "    start((start))", f"    start --> {definition['StartAt']}"]
+    for name, state in states.items():
+        lines.append(f"    {_node(name, state)}")
+    for name, state in states.items():
+        lines.extend(f"    {edge}" for edge in _edges(name, state))
+    lines.extend(
+        [
+            "    classDef forward fill:#e3f2e1,stroke:#2e7d32",
+            "    classDef compensation fill:#fdecea,stroke:#c62828",
+            "    classDef ledger fill:#eceff1,stroke:#607d8b",
+            "    classDef event fill:#e8eaf6,stroke:#3949ab",
+            "    classDef succeeded fill:#2e7d32,color:#fff,stroke:#1b5e20",
+            "    classDef failed fill:#c62828,color:#fff,stroke:#8e0000",
+        ]
+    )
+    for css, members in _classes(states).items():
+        if members:
+            lines.append(f"    class {','.join(members)} {css}")
+    return "\n".join(lines) + "\n"
+
+
+def _node(name: str, state: dict[str, Any]) -> str:
+    kind = state["Type"]
+    resource = state.get("Resource", "")
+    label = f'"{name}"'
+    if kind == "Task" and resource.startswith("arn:aws:states:::dynamodb:"):
+        return f"{name}[({label})]"
+    if kind == "Task" and resource.startswith("arn:aws:states:::events:"):
+        return f"{name}>{label}]"
+    if kind == "Choice":
+        return f"{name}{{{label}}}"
+    if kind in ("Succeed", "Fail"):
+        return f"{name}([{label}])"
+    if kind == "Pass":
+        return f"{name}({label})"
+    return f"{name}[{label}]"
+
+
+def _edges(name: str, state: dict[str, Any]) -> list[str]:
+    edges = []
+    for rule in state.get("Choices", []):
+        edges.append(f'{name} -->|"{_describe(rule)}"| {rule["Next"]}')
+    if "Default" in state:
+        edges.append(f'{name} -->|"otherwise"| {state["Default"]}')
+    if "Next" in state:
+        edges.append(f"{name} --> {state['Next']}")
+    for target in dict.fromkeys(c["Next"] for c in state.get("Catch", [])):
+        edges.append(f'{name} -.->|"catch"| {target}')
+    return edges
+
+
+def _describe(rule: dict[str, Any]) -> str:
+    for comparison in _COMPARISONS:
+        if comparison in rule:
+            return str(rule[comparison]).replace('"', "#quot;")
+    return "rule"
+
+
+def _classes(states: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    compensations = set(topology.COMPENSATIONS.values())
+    classes: dict[str, list[str]] = {
+        "forward": [],
+        "compensation": [],
+        "ledger": [],
+        "event": [],
+        "succeeded": [],
+        "failed": [],
+    }
+    for name, state in states.items():
+        resource = state.get("Resource", "")
+        if state["Type"] == "Succeed":
+            classes["succeeded"].append(name)
+        elif state["Type"] == "Fail":
+            classes["failed"].append(name)
+        elif resource == _LAMBDA:
+            classes["compensation" if name in compensations else "forward"].append(name)
+        elif resource.startswith("arn:aws:states:::dynamodb:"):
+            classes["ledger"].append(name)
+        elif resource.startswith("arn:aws:states:::events:"):
+            classes["event"].append(name)
+    return classes
+
+
+def readme_block(asl_file: Path = topology.STATE_MACHINE_FILE) -> str:
+    """The README block, markers included."""
+    chart = flowchart(json.loads(asl_file.read_text()))
+    source = asl_file.relative_to(asl_file.parents[1]).as_posix()
+    return (
+        f"{BEGIN}\n<!-- generated from {source} by `make diagram`; do not edit by hand -->\n"
+        f"```mermaid\n{chart}```\n{END}"
+    )
+
+
+def with_block(text: str, block: str) -> str:
+    """``text`` with its diagram block replaced by ``block``."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {BEGIN} ... {END} block to replace")
+    return text[:start] + block + text[end + len(END) :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("readme", type=Path)
+    parser.add_argument("--check", action="store_true", help="only report whether the block is stale")
+    args = parser.parse_args(argv)
+    current = args.readme.read_text()
+    updated = with_block(current, readme_block())
+    if args.check:
+        if updated != current:
+            print(f"{args.readme}: the saga diagram is stale; run `make diagram`", file=sys.stderr)
+            return 1
+        return 0
+    if updated != current:
+        args.readme.write_text(updated)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

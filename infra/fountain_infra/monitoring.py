@@ -1,0 +1,209 @@
+"""Alarms to one SNS topic, and a dashboard of the sagas.
+
+Alarms: failed executions, any COMPENSATION_FAILED (the one outcome that leaves a partial
+play), each function's errors and throttles, and API 5XX. A PlayCompensationFailed event also
+goes to the topic straight from the bus, with the play id and failure in the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from fountain_infra.settings import Settings
+from fountain_saga import topology
+
+PERIOD = cdk.Duration.minutes(5)
+# The ASL's terminal states (tests/infra checks that they exist, with these types).
+SUCCEEDED_STATE = "PlayCreated"
+ROLLED_BACK_STATE = "RolledBack"
+COMPENSATION_FAILED_STATE = "CompensationFailed"
+COMPENSATION_FAILED_EVENT = "PlayCompensationFailed"
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        state_machine: sfn.StateMachine,
+        execution_logs: logs.ILogGroup,
+        event_bus: events.IEventBus,
+        rest_api: apigw.RestApi,
+        settings: Settings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = self._topic(settings)
+        action = cw_actions.SnsAction(self.topic)
+        self.alarms: list[cw.Alarm] = []
+
+        def alarm(alarm_id: str, metric: cw.IMetric, description: str) -> None:
+            created = cw.Alarm(
+                self,
+                alarm_id,
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            created.add_alarm_action(action)
+            self.alarms.append(created)
+
+        # Terminal states counted from the execution log: ExecutionsFailed alone cannot tell a
+        # clean rollback from a compensation that failed.
+        outcomes = {
+            name: logs.MetricFilter(
+                self,
+                f"{name}Filter",
+                log_group=execution_logs,
+                metric_namespace=topology.METRICS_NAMESPACE,
+                metric_name=f"Sagas{name}",
+                filter_pattern=logs.FilterPattern.all(
+                    logs.FilterPattern.string_value("$.type", "=", state_type),
+                    logs.FilterPattern.string_value("$.details.name", "=", name),
+                ),
+                metric_value="1",
+            )
+            for name, state_type in (
+                (SUCCEEDED_STATE, "SucceedStateEntered"),
+                (ROLLED_BACK_STATE, "FailStateEntered"),
+                (COMPENSATION_FAILED_STATE, "FailStateEntered"),
+            )
+        }
+        alarm(
+            "SagaExecutionsFailed",
+            state_machine.metric_failed(statistic="Sum", period=PERIOD),
+            "A create-play saga failed: rolled back after a step's error, or a compensation failed.",
+        )
+        alarm(
+            "SagaCompensationFailed",
+            outcomes[COMPENSATION_FAILED_STATE].metric(statistic="Sum", period=PERIOD),
+            "COMPENSATION_FAILED: a compensation kept failing, so a partial play may remain. "
+            "The ledger names the play and the compensation; clean up before retrying.",
+        )
+        events.Rule(
+            self,
+            "CompensationFailedRule",
+            event_bus=event_bus,
+            description="Forwards every PlayCompensationFailed event to the alarm topic",
+            event_pattern=events.EventPattern(
+                source=[topology.EVENT_SOURCE], detail_type=[COMPENSATION_FAILED_EVENT]
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        for name, function in functions.items():
+            alarm(
+                f"{name}Errors",
+                function.metric_errors(statistic="Sum", period=PERIOD),
+                f"{name} raised errors",
+            )
+            alarm(
+                f"{name}Throttles",
+                function.metric_throttles(statistic="Sum", period=PERIOD),
+                f"{name} was throttled",
+            )
+        alarm(
+            "ApiServerErrors",
+            rest_api.metric_server_error(statistic="Sum", period=PERIOD),
+            "The API answered 5XX",
+        )
+
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"fountain-{settings.stage}")
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Sagas",
+                width=12,
+                left=[
+                    state_machine.metric_started(statistic="Sum", period=PERIOD, label="started"),
+                    *(
+                        outcomes[name].metric(statistic="Sum", period=PERIOD, label=label)
+                        for name, label in (
+                            (SUCCEEDED_STATE, "completed"),
+                            (ROLLED_BACK_STATE, "rolled back"),
+                            (COMPENSATION_FAILED_STATE, "compensation failed"),
+                        )
+                    ),
+                ],
+            ),
+            cw.GraphWidget(
+                title="Saga duration (ms)",
+                width=12,
+                left=[
+                    state_machine.metric_time(statistic="Average", period=PERIOD, label="average"),
+                    state_machine.metric_time(statistic="p99", period=PERIOD, label="p99"),
+                ],
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Function errors",
+                width=12,
+                left=[f.metric_errors(statistic="Sum", period=PERIOD, label=n) for n, f in functions.items()],
+            ),
+            cw.GraphWidget(
+                title="Function throttles",
+                width=12,
+                left=[
+                    f.metric_throttles(statistic="Sum", period=PERIOD, label=n) for n, f in functions.items()
+                ],
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="API",
+                width=12,
+                left=[
+                    rest_api.metric_count(statistic="Sum", period=PERIOD, label="requests"),
+                    rest_api.metric_client_error(statistic="Sum", period=PERIOD, label="4XX"),
+                    rest_api.metric_server_error(statistic="Sum", period=PERIOD, label="5XX"),
+                ],
+                right=[rest_api.metric_latency(statistic="p99", period=PERIOD, label="latency p99")],
+            ),
+            cw.AlarmStatusWidget(title="Alarms", width=12, alarms=list(self.alarms)),
+        )
+
+    def _topic(self, settings: Settings) -> sns.Topic:
+        # A customer-managed key: CloudWatch and EventBridge cannot publish to a topic encrypted
+        # with the AWS-managed aws/sns key, whose policy nobody can extend.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the Fountain alarm topic",
+            enable_key_rotation=True,
+            removal_policy=settings.removal_policy,
+        )
+        topic = sns.Topic(
+            self, "AlarmTopic", display_name="Fountain alarms", master_key=key, enforce_ssl=True
+        )
+        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
+        if settings.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        return topic

@@ -1,0 +1,80 @@
+"""The Fountain stack: data, functions, orchestration, API and monitoring, composed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from fountain_infra import compliance
+from fountain_infra.api import Api
+from fountain_infra.data import Data
+from fountain_infra.functions import Functions
+from fountain_infra.monitoring import Monitoring
+from fountain_infra.orchestration import Orchestration
+from fountain_infra.settings import Settings
+from fountain_saga import topology
+
+
+def stack_name(settings: Settings) -> str:
+    return f"Fountain-{settings.stage}"
+
+
+class FountainStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description=f"Fountain ({settings.stage}): plays stored by an orchestrated saga",
+            **kwargs,
+        )
+        self.settings = settings
+        self.data = Data(self, "Data", settings=settings)
+        self.functions = Functions(self, "Functions", data=self.data, settings=settings)
+        self.orchestration = Orchestration(
+            self, "Orchestration", functions=self.functions.saga, data=self.data, settings=settings
+        )
+        # Built after the state machine: it needs the machine's ARN, the machine needs only the
+        # saga functions' ARNs, so there is no cycle.
+        api_function = self.functions.add(
+            topology.API_FUNCTION, state_machine=self.orchestration.state_machine
+        )
+        self.api = Api(self, "Api", handler=api_function, settings=settings)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions=self.functions.by_name,
+            state_machine=self.orchestration.state_machine,
+            execution_logs=self.orchestration.execution_logs,
+            event_bus=self.data.event_bus,
+            rest_api=self.api.rest_api,
+            settings=settings,
+        )
+        self._outputs()
+        cdk.Tags.of(self).add("project", "fountain")
+        cdk.Tags.of(self).add("stage", settings.stage)
+
+    def _outputs(self) -> None:
+        outputs = {
+            "ApiUrl": (
+                self.api.rest_api.url,
+                "Stage URL of the API (SigV4-signed requests, service execute-api)",
+            ),
+            "StateMachineArn": (self.orchestration.state_machine.state_machine_arn, "The create-play saga"),
+            "StagingBucketName": (self.data.staging_bucket.bucket_name, "Claim checks: staged plays"),
+            "EventBusName": (self.data.event_bus.event_bus_name, "PlayCreated, PlayRolledBack, ..."),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe to receive the alarms"),
+            # The e2e suite's FOUNTAIN_TABLE_NAMES, as is.
+            "TableNames": (self.to_json_string(self.data.table_names), "Table of each entity and the ledger"),
+        }
+        for output_id, (value, description) in outputs.items():
+            cdk.CfnOutput(self, output_id, value=value, description=description)
+
+
+def build(app: cdk.App) -> FountainStack:
+    """The app's one stack, for the stage and options in its context, checked by cdk-nag."""
+    settings = Settings.from_context(app.node)
+    stack = FountainStack(app, stack_name(settings), settings=settings)
+    compliance.enable_checks(app)
+    return stack

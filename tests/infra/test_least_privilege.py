@@ -1,0 +1,232 @@
+"""IAM, statement by statement: each role may do exactly what the topology says it needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fountain_saga import topology
+from tests.infra.conftest import Synthesized
+from tests.infra.intrinsics import Statement, as_list, render, role_statements
+
+DDB_WRITE = frozenset(
+    {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+)
+DDB_READ = frozenset(
+    {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+    }
+)
+# The only actions AWS lets no policy scope to a resource; nothing here reads or writes data.
+XRAY = frozenset(
+    {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"}
+)
+LOG_DELIVERY = frozenset(
+    {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+
+def _function(template: dict[str, Any], handler: str) -> dict[str, Any]:
+    (function,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == handler
+    ]
+    properties: dict[str, Any] = function
+    return properties
+
+
+class Grants:
+    """What a role may do, resource by resource, and lookups of the stack's named resources."""
+
+    def __init__(self, synth: Synthesized, statements: list[Statement]) -> None:
+        stack = synth.stacks["dev"]
+        self.statements = statements
+        self.tables = {f"<{synth.logical_id(t)}.Arn>": key for key, t in stack.data.tables.items()}
+        self.staged_plays = f"<{synth.logical_id(stack.data.staging_bucket)}.Arn>/plays/*"
+        self.state_machine = f"<{synth.logical_id(stack.orchestration.state_machine)}>"
+        self.executions = (
+            "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{stack.settings.state_machine_name}:*"
+        )
+        self.bus = f"<{synth.logical_id(stack.data.event_bus)}.Arn>"
+
+    def actions_on(self, resource: str) -> frozenset[str]:
+        return frozenset(a for s in self.statements if resource in s.resources for a in s.actions)
+
+    def table_arn(self, key: str) -> str:
+        return next(arn for arn, k in self.tables.items() if k == key)
+
+
+@pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.name)
+def test_a_function_may_touch_only_what_its_description_names(
+    synth: Synthesized, spec: topology.FunctionSpec
+) -> None:
+    template = synth.templates["dev"]
+    function = _function(template, spec.handler)
+    role = function["Role"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in template["Resources"][role]["Properties"]
+    own_logs = f"<{function['LoggingConfig']['LogGroup']['Ref']}.Arn>"
+    grants = Grants(synth, role_statements(template, role))
+
+    for statement in grants.statements:
+        assert statement.effect == "Allow"
+        assert not any("*" in action for action in statement.actions), statement
+        for resource in statement.resources:
+            table = grants.tables.get(resource.removesuffix("/index/*"))
+            if resource == "*":
+                assert statement.actions <= XRAY, statement
+            elif resource == own_logs:
+                assert statement.actions <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+            elif table is not None:
+                assert table in spec.tables, f"{spec.name} may not touch the {table} table"
+                assert statement.actions <= DDB_READ | DDB_WRITE
+                if statement.actions & DDB_WRITE:
+                    assert table in spec.writes, f"{spec.name} may not write the {table} table"
+            elif resource == grants.staged_plays:
+                allowed = {
+                    a
+                    for a, ok in (("s3:GetObject", spec.reads_staging), ("s3:PutObject", spec.writes_staging))
+                    if ok
+                }
+                assert statement.actions <= allowed, statement
+            elif resource == grants.state_machine:
+                assert spec.starts_saga and statement.actions == {"states:StartExecution"}
+            elif resource == grants.executions:
+                assert spec.starts_saga and statement.actions == {"states:DescribeExecution"}
+            else:
+                raise AssertionError(f"{spec.name} is granted an unexpected resource: {resource}")
+
+    # And everything it needs to work is there.
+    assert grants.actions_on(own_logs) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    for key in spec.writes:
+        assert {"dynamodb:BatchWriteItem", "dynamodb:UpdateItem"} <= grants.actions_on(grants.table_arn(key))
+    for key in spec.tables:
+        assert {"dynamodb:GetItem", "dynamodb:Query"} <= grants.actions_on(grants.table_arn(key))
+        if topology.ENTITY_OR_LEDGER[key].indexes:
+            assert "dynamodb:Query" in grants.actions_on(grants.table_arn(key) + "/index/*")
+    assert ("s3:GetObject" in grants.actions_on(grants.staged_plays)) == spec.reads_staging
+    assert ("s3:PutObject" in grants.actions_on(grants.staged_plays)) == spec.writes_staging
+    assert bool(grants.actions_on(grants.state_machine)) == spec.starts_saga
+    assert bool(grants.actions_on(grants.executions)) == spec.starts_saga
+
+
+def test_the_state_machine_may_invoke_its_functions_update_the_ledger_and_publish_nothing_else(
+    synth: Synthesized,
+) -> None:
+    template = synth.templates["dev"]
+    (machine,) = synth.resources("AWS::StepFunctions::StateMachine").values()
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    grants = Grants(synth, role_statements(template, role))
+    saga_functions = {
+        f"<{logical_id}.Arn>"
+        for logical_id, resource in synth.resources("AWS::Lambda::Function").items()
+        if resource["Properties"].get("Handler") in {f.handler for f in topology.SAGA_FUNCTIONS}
+    }
+    assert len(saga_functions) == len(topology.SAGA_FUNCTIONS)
+
+    expected = {
+        frozenset({"lambda:InvokeFunction"}): frozenset(saga_functions),
+        frozenset({"dynamodb:UpdateItem"}): frozenset({grants.table_arn("ledger")}),
+        frozenset({"events:PutEvents"}): frozenset({grants.bus}),
+    }
+    for statement in grants.statements:
+        assert statement.effect == "Allow"
+        if statement.resources == {"*"}:
+            assert statement.actions <= LOG_DELIVERY | XRAY, statement
+        else:
+            assert expected.get(statement.actions) == statement.resources, statement
+    granted = {s.actions for s in grants.statements}
+    assert set(expected) <= granted
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_no_policy_has_a_wildcard_action_or_a_wildcard_resource_on_data(
+    synth: Synthesized, stage: str
+) -> None:
+    for logical_id, policy in synth.resources("AWS::IAM::Policy", stage).items():
+        for raw in policy["Properties"]["PolicyDocument"]["Statement"]:
+            statement = Statement.parse(raw)
+            assert not any("*" in action for action in statement.actions), (logical_id, statement)
+            if "*" in statement.resources:
+                assert statement.actions <= LOG_DELIVERY | XRAY, (logical_id, statement)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_only_aws_service_roles_use_managed_policies(synth: Synthesized, stage: str) -> None:
+    managed = {
+        logical_id: [render(arn) for arn in role["Properties"]["ManagedPolicyArns"]]
+        for logical_id, role in synth.resources("AWS::IAM::Role", stage).items()
+        if role["Properties"].get("ManagedPolicyArns")
+    }
+    api_gateway_logging = (
+        "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    )
+    cdk_provider = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    for logical_id, arns in managed.items():
+        if arns == [api_gateway_logging]:
+            assert logical_id.startswith("ApiRestApiCloudWatchRole")
+        else:
+            # CDK's own auto-delete-objects provider, present only where objects are auto-deleted.
+            assert arns == [cdk_provider] and stage == "dev", (logical_id, arns)
+            assert logical_id.startswith("CustomS3AutoDeleteObjectsCustomResourceProviderRole")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_staging_bucket_refuses_plain_http_and_grants_no_one_by_policy(
+    synth: Synthesized, stage: str
+) -> None:
+    (policy,) = synth.resources("AWS::S3::BucketPolicy", stage).values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for allow in (s for s in statements if s["Effect"] == "Allow"):
+        # Only CDK's provider that empties a dev bucket on `cdk destroy`.
+        assert stage == "dev"
+        assert render(allow["Principal"]["AWS"]).startswith(
+            "<CustomS3AutoDeleteObjectsCustomResourceProviderRole"
+        )
+
+
+def test_only_this_api_may_invoke_the_api_function(synth: Synthesized) -> None:
+    stack = synth.stacks["dev"]
+    api_function = synth.logical_id(stack.functions.by_name["Api"])
+    rest_api = synth.logical_id(stack.api.rest_api)
+    this_api = f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{rest_api}>/"
+    permissions = synth.resources("AWS::Lambda::Permission").values()
+    assert len(permissions) == len(synth.resources("AWS::ApiGateway::Method"))  # one per route
+    for permission in permissions:
+        properties = permission["Properties"]
+        assert properties["Action"] == "lambda:InvokeFunction"
+        assert properties["Principal"] == "apigateway.amazonaws.com"
+        assert render(properties["FunctionName"]) == f"<{api_function}.Arn>"
+        assert render(properties["SourceArn"]).startswith(this_api)
+
+
+def test_statements_render_as_cdk_nag_writes_them() -> None:
+    raw = {
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket", "Arn"]}, "/plays/*"]]},
+    }
+    assert Statement.parse(raw) == Statement(
+        "Allow", frozenset({"s3:GetObject"}), frozenset({"<Bucket.Arn>/plays/*"})
+    )
+    assert as_list("x") == ["x"]

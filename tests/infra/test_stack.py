@@ -1,0 +1,363 @@
+"""The synthesized stack: each resource with the settings the design asks for."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fountain_saga import topology
+from tests.infra.conftest import PROD_CORS_ORIGINS, Synthesized
+from tests.infra.intrinsics import as_list, render
+
+STAGES = ["dev", "prod"]
+
+
+def _topology_handlers() -> set[str]:
+    return {f.handler for f in topology.FUNCTIONS}
+
+
+def _our_functions(synth: Synthesized, stage: str = "dev") -> dict[str, dict[str, Any]]:
+    """The topology's functions (not CDK's own custom-resource provider), by handler."""
+    return {
+        r["Properties"]["Handler"]: r["Properties"]
+        for r in synth.resources("AWS::Lambda::Function", stage).values()
+        if r["Properties"].get("Handler") in _topology_handlers()
+    }
+
+
+# -- data ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_table_of_the_topology_is_on_demand_recoverable_and_encrypted(
+    synth: Synthesized, stage: str
+) -> None:
+    tables = synth.resources("AWS::DynamoDB::Table", stage)
+    assert len(tables) == len(topology.TABLES) == 7
+    for table in tables.values():
+        properties = table["Properties"]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_prod_data_outlives_the_stack_and_dev_data_does_not(synth: Synthesized) -> None:
+    kept = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+    for resource_type in kept:
+        for resource in synth.resources(resource_type, "prod").values():
+            assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+        for resource in synth.resources(resource_type, "dev").values():
+            assert resource["DeletionPolicy"] == "Delete"
+    for table in synth.resources("AWS::DynamoDB::Table", "prod").values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+    # Only dev empties its staging bucket on `cdk destroy`.
+    assert synth.resources("Custom::S3AutoDeleteObjects", "dev")
+    assert not synth.resources("Custom::S3AutoDeleteObjects", "prod")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_staging_bucket_is_private_encrypted_and_expires_staged_plays(
+    synth: Synthesized, stage: str
+) -> None:
+    (bucket,) = synth.resources("AWS::S3::Bucket", stage).values()
+    properties = bucket["Properties"]
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    assert properties["PublicAccessBlockConfiguration"].keys() == {
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    }
+    (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    (rule,) = properties["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["Prefix"] == "plays/" and rule["ExpirationInDays"] == 7
+
+
+def test_staged_plays_land_under_the_prefix_the_bucket_expires_and_the_functions_may_read() -> None:
+    from fountain_infra.data import STAGED_PLAYS_PREFIX
+    from fountain_saga.play.fountain_import import parse_play
+    from fountain_saga.saga.claim_check import stage_play
+
+    class RecordingS3:
+        def __init__(self) -> None:
+            self.keys: list[str] = []
+
+        def put_object(self, *, Key: str, **_: Any) -> None:  # noqa: N803 (boto3's argument name)
+            self.keys.append(Key)
+
+    s3 = RecordingS3()
+    stage_play(parse_play("INT. KITCHEN - DAY\n\nBOB\nHello.\n"), "p1", bucket="b", s3=s3)
+    assert s3.keys and all(key.startswith(STAGED_PLAYS_PREFIX) for key in s3.keys)
+
+
+def test_the_event_bus_exists_for_the_sagas_domain_events(synth: Synthesized) -> None:
+    assert len(synth.resources("AWS::Events::EventBus")) == 1
+
+
+# -- functions -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.name)
+def test_each_function_runs_python312_traced_with_the_size_its_description_gives(
+    synth: Synthesized, spec: topology.FunctionSpec
+) -> None:
+    properties = _our_functions(synth)[spec.handler]
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["x86_64"]  # what the layer's wheels are built for
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["Timeout"] == spec.timeout_seconds
+    assert properties["MemorySize"] == spec.memory_mb
+    env = properties["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == spec.service
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == topology.METRICS_NAMESPACE
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env[topology.FAULT_INJECTION_ENV] == "disabled"
+    for key in spec.tables:
+        table = synth.stacks["dev"].data.tables[key]
+        assert env[topology.ENTITY_OR_LEDGER[key].env_var] == {"Ref": synth.logical_id(table)}
+    if spec.starts_saga:
+        machine = synth.stacks["dev"].orchestration.state_machine
+        assert env[topology.STATE_MACHINE_ARN_ENV] == {"Ref": synth.logical_id(machine)}
+    # Its own log group, with a retention.
+    log_group = synth.templates["dev"]["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]
+    assert log_group["Properties"]["RetentionInDays"] > 0
+
+
+def test_the_handlers_code_and_their_dependencies_are_separate_assets(synth: Synthesized) -> None:
+    """A handler edit re-zips the code only; pip runs for the layer alone."""
+    (layer,) = synth.resources("AWS::Lambda::LayerVersion").values()
+    layer_key = layer["Properties"]["Content"]["S3Key"]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    code_keys = {f["Code"]["S3Key"] for f in _our_functions(synth).values()}
+    assert len(code_keys) == 1 and layer_key not in code_keys
+    for function in _our_functions(synth).values():
+        assert function["Layers"] == [{"Ref": next(iter(synth.resources("AWS::Lambda::LayerVersion")))}]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_log_group_has_a_retention(synth: Synthesized, stage: str) -> None:
+    groups = synth.resources("AWS::Logs::LogGroup", stage)
+    assert len(groups) == len(topology.FUNCTIONS) + 2  # + executions and API access logs
+    assert all(g["Properties"]["RetentionInDays"] > 0 for g in groups.values())
+
+
+# -- orchestration -------------------------------------------------------------------------------
+def test_the_state_machine_is_standard_logs_everything_and_is_traced(synth: Synthesized) -> None:
+    (machine,) = synth.resources("AWS::StepFunctions::StateMachine").values()
+    properties = machine["Properties"]
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["StateMachineName"] == f"{topology.STATE_MACHINE_NAME}-dev"
+    logging = properties["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
+    (destination,) = logging["Destinations"]
+    log_group = render(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])
+    assert log_group == f"<{synth.logical_id(synth.stacks['dev'].orchestration.execution_logs)}.Arn>"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+
+
+# -- API -----------------------------------------------------------------------------------------
+def _methods(synth: Synthesized, stage: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """API methods by (HTTP method, path)."""
+    template = synth.templates[stage]["Resources"]
+    paths: dict[str, str] = {}
+
+    def path_of(resource_id: Any) -> str:
+        if "Fn::GetAtt" in resource_id:  # the root resource
+            return ""
+        logical_id = resource_id["Ref"]
+        if logical_id not in paths:
+            properties = template[logical_id]["Properties"]
+            paths[logical_id] = f"{path_of(properties['ParentId'])}/{properties['PathPart']}"
+        return paths[logical_id]
+
+    return {
+        (m["Properties"]["HttpMethod"], path_of(m["Properties"]["ResourceId"]) or "/"): m["Properties"]
+        for m in synth.resources("AWS::ApiGateway::Method", stage).values()
+    }
+
+
+def test_the_api_routes_proxy_to_the_api_function_with_iam_authorization(synth: Synthesized) -> None:
+    methods = _methods(synth, "dev")
+    assert set(methods) == {
+        ("POST", "/plays"),
+        ("GET", "/plays"),
+        ("GET", "/plays/{playId}"),
+        ("GET", "/plays/{playId}/fountain"),
+        ("ANY", "/{proxy+}"),  # the API's own JSON 404 for any other path
+    }
+    api_function = synth.logical_id(synth.stacks["dev"].functions.by_name["Api"])
+    (validator_id,) = synth.resources("AWS::ApiGateway::RequestValidator")
+    for method in methods.values():
+        assert method["AuthorizationType"] == "AWS_IAM"
+        assert method["Integration"]["Type"] == "AWS_PROXY"
+        assert f"<{api_function}.Arn>" in render(method["Integration"]["Uri"])
+        assert method["RequestValidatorId"] == {"Ref": validator_id}
+    assert methods[("GET", "/plays/{playId}")]["RequestParameters"] == {"method.request.path.playId": True}
+    (validator,) = synth.resources("AWS::ApiGateway::RequestValidator").values()
+    assert validator["Properties"]["ValidateRequestParameters"] is True
+
+
+def test_request_bodies_reach_the_function_as_the_clients_bytes(synth: Synthesized) -> None:
+    """So invalid UTF-8 is the function's 400, as locally, not mangled on the way."""
+    (rest_api,) = synth.resources("AWS::ApiGateway::RestApi").values()
+    assert set(rest_api["Properties"]["BinaryMediaTypes"]) == {"application/json", "text/plain"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_stage_throttles_logs_access_and_errors_and_is_traced(synth: Synthesized, stage: str) -> None:
+    (api_stage,) = synth.resources("AWS::ApiGateway::Stage", stage).values()
+    properties = api_stage["Properties"]
+    assert properties["StageName"] == stage
+    assert properties["TracingEnabled"] is True
+    access_log = properties["AccessLogSetting"]
+    assert "$context.requestId" in access_log["Format"] and "$context.status" in access_log["Format"]
+    access_logs = synth.logical_id(synth.stacks[stage].api.access_logs)
+    assert render(access_log["DestinationArn"]).endswith(f":log-group:<{access_logs}>")
+    (settings,) = properties["MethodSettings"]
+    assert settings["HttpMethod"] == "*" and settings["ResourcePath"] == "/*"
+    assert (
+        settings["ThrottlingRateLimit"] > 0
+        and settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
+    )
+    assert settings["LoggingLevel"] in ("ERROR", "INFO") and settings["DataTraceEnabled"] is False
+
+
+def test_cors_is_off_unless_origins_are_configured(synth: Synthesized) -> None:
+    dev = _methods(synth, "dev")
+    assert not [key for key in dev if key[0] == "OPTIONS"]
+    prod = _methods(synth, "prod")
+    preflights = {path: m for (verb, path), m in prod.items() if verb == "OPTIONS"}
+    assert set(preflights) == {path for verb, path in prod if verb != "OPTIONS"} | {"/"}
+    for preflight in preflights.values():
+        (response,) = preflight["Integration"]["IntegrationResponses"]
+        origin = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Origin"]
+        assert origin == f"'{PROD_CORS_ORIGINS[0]}'"
+    # Every method but the browsers' unsigned preflight still requires SigV4.
+    assert all(m["AuthorizationType"] == "AWS_IAM" for (verb, _), m in prod.items() if verb != "OPTIONS")
+
+
+def test_gateway_errors_answer_in_the_apis_error_shape(synth: Synthesized) -> None:
+    responses = synth.resources("AWS::ApiGateway::GatewayResponse")
+    assert {r["Properties"]["ResponseType"] for r in responses.values()} == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        template = response["Properties"]["ResponseTemplates"]["application/json"]
+        shaped = template.replace("$context.error.messageString", '"denied"')
+        assert json.loads(shaped) == {"error": {"code": "$context.error.responseType", "message": "denied"}}
+
+
+def test_the_outputs_give_the_stage_url_and_what_the_e2e_suite_needs(synth: Synthesized) -> None:
+    outputs = synth.templates["dev"]["Outputs"]
+    assert {
+        "ApiUrl",
+        "TableNames",
+        "StateMachineArn",
+        "StagingBucketName",
+        "EventBusName",
+        "AlarmTopicArn",
+    } <= set(outputs)
+    url = render(outputs["ApiUrl"]["Value"])
+    rest_api = synth.logical_id(synth.stacks["dev"].api.rest_api)
+    (stage_id,) = synth.resources("AWS::ApiGateway::Stage")
+    assert url == f"https://<{rest_api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/<{stage_id}>/"
+    # FOUNTAIN_TABLE_NAMES for tests/e2e: a JSON object of each table's name.
+    names = render(outputs["TableNames"]["Value"])
+    tables = synth.stacks["dev"].data.tables
+    assert json.loads(names) == {key: f"<{synth.logical_id(t)}>" for key, t in tables.items()}
+
+
+# -- monitoring ----------------------------------------------------------------------------------
+def _alarms(synth: Synthesized) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+
+
+def test_every_alarm_notifies_the_encrypted_topic(synth: Synthesized) -> None:
+    (topic_id, topic), *_ = synth.resources("AWS::SNS::Topic").items()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    (key,) = synth.resources("AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    publishers = {
+        service
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if "kms:GenerateDataKey*" in s["Action"]
+        for service in as_list(s["Principal"].get("Service", []))
+    }
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= publishers
+    alarms = _alarms(synth)
+    assert alarms and all(a["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
+
+
+def test_alarms_cover_failed_sagas_compensation_failures_and_every_functions_errors_and_throttles(
+    synth: Synthesized,
+) -> None:
+    alarms = _alarms(synth)
+    machine = {"Ref": synth.logical_id(synth.stacks["dev"].orchestration.state_machine)}
+    assert any(
+        a["MetricName"] == "ExecutionsFailed"
+        and a["Dimensions"] == [{"Name": "StateMachineArn", "Value": machine}]
+        for a in alarms
+    )
+    filters = synth.resources("AWS::Logs::MetricFilter")
+    compensation_failed = next(
+        f["Properties"]["MetricTransformations"][0]
+        for f in filters.values()
+        if '"CompensationFailed"' in f["Properties"]["FilterPattern"]
+    )
+    assert any(
+        a["MetricName"] == compensation_failed["MetricName"]
+        and a["Namespace"] == compensation_failed["MetricNamespace"]
+        for a in alarms
+    )
+    for spec in topology.FUNCTIONS:
+        function = {"Ref": synth.logical_id(synth.stacks["dev"].functions.by_name[spec.name])}
+        for metric in ("Errors", "Throttles"):
+            assert any(
+                a["MetricName"] == metric and a["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+                for a in alarms
+            ), (spec.name, metric)
+    for alarm in alarms:
+        assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_the_metric_filters_match_the_terminal_states_of_the_asl(synth: Synthesized) -> None:
+    from fountain_infra import monitoring
+
+    states = json.loads(topology.STATE_MACHINE_FILE.read_text())["States"]
+    assert states[monitoring.SUCCEEDED_STATE]["Type"] == "Succeed"
+    assert states[monitoring.ROLLED_BACK_STATE]["Type"] == "Fail"
+    assert states[monitoring.COMPENSATION_FAILED_STATE]["Type"] == "Fail"
+    patterns = {f["Properties"]["FilterPattern"] for f in synth.resources("AWS::Logs::MetricFilter").values()}
+    for name, kind in (
+        (monitoring.SUCCEEDED_STATE, "SucceedStateEntered"),
+        (monitoring.ROLLED_BACK_STATE, "FailStateEntered"),
+        (monitoring.COMPENSATION_FAILED_STATE, "FailStateEntered"),
+    ):
+        assert f'{{ ($.type = "{kind}") && ($.details.name = "{name}") }}' in patterns
+
+
+def test_every_play_compensation_failed_event_reaches_the_topic(synth: Synthesized) -> None:
+    (rule,) = synth.resources("AWS::Events::Rule").values()
+    properties = rule["Properties"]
+    assert properties["EventPattern"] == {
+        "source": [topology.EVENT_SOURCE],
+        "detail-type": ["PlayCompensationFailed"],
+    }
+    assert properties["EventBusName"] == {"Ref": synth.logical_id(synth.stacks["dev"].data.event_bus)}
+    (target,) = properties["Targets"]
+    assert target["Arn"] == {"Ref": next(iter(synth.resources("AWS::SNS::Topic")))}
+    # The ASL really publishes that detail type from that source.
+    asl = topology.STATE_MACHINE_FILE.read_text()
+    assert '"DetailType": "PlayCompensationFailed"' in asl and f'"Source": "{topology.EVENT_SOURCE}"' in asl
+
+
+def test_the_dashboard_shows_sagas_started_completed_rolled_back_and_their_duration(
+    synth: Synthesized,
+) -> None:
+    (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = render(dashboard["Properties"]["DashboardBody"])
+    for metric in (
+        "ExecutionsStarted",
+        "SagasPlayCreated",
+        "SagasRolledBack",
+        "SagasCompensationFailed",
+        "ExecutionTime",
+    ):
+        assert f'"{metric}"' in body, metric
