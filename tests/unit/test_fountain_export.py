@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -13,14 +12,7 @@ from fountain_saga.play.document import PlayDocument, document_from_records
 from fountain_saga.play.fountain_export import render_fountain
 from fountain_saga.play.fountain_import import PlayRejected, parse_play
 from tests.conftest import all_samples
-
-
-def _structure(play: PlayDocument) -> dict[str, object]:
-    shape = dataclasses.asdict(play)
-    for scene in shape["scenes"]:
-        for element in scene["elements"]:
-            element["forced"] = False  # writing "!" before ambiguous action is allowed
-    return shape
+from tests.unit.play_shape import content_shape
 
 
 def _playable(path: Path) -> PlayDocument | None:
@@ -41,7 +33,7 @@ def test_every_sample_survives_the_round_trip_or_is_rejected_for_holding_no_play
     # Through JSON, as the records travel (S3 and DynamoDB), then back to text and parsed again.
     records = json.loads(json.dumps(play.entity_records()))
     rebuilt = parse_play(render_fountain(document_from_records(records)))
-    assert _structure(rebuilt) == _structure(play)
+    assert content_shape(rebuilt) == content_shape(play)
 
 
 def test_at_least_the_full_scripts_are_playable() -> None:

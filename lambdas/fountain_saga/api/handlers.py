@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fountain_saga.api.app import app
@@ -19,5 +20,6 @@ metrics = Metrics()
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
     response: dict[str, Any] = app.resolve(event, context)
     return response

@@ -30,6 +30,8 @@ def _step_handler(step: str, operation: Operation) -> Handler:
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # Counted first, so a failing invocation is counted too (and flushes a non-empty set).
+        metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
         request = StepRequest.from_event(event)
         logger.append_keys(step=step, saga_id=request.saga_id)
         result = operation(step, request)

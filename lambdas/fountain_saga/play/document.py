@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-LineKind = Literal["dialogue", "parenthetical", "lyrics"]
+LineKind = Literal["dialogue", "parenthetical", "lyrics", "note"]
 ElementKind = Literal["action", "centered", "lyrics", "note", "section", "synopsis", "page_break"]
 ENTITY_KINDS = ("script", "acts", "scenes", "characters", "dialogue", "transitions")
 

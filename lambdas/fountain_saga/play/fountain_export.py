@@ -64,7 +64,10 @@ def _heading(scene: Scene) -> str:
 
 
 def _speech(speech: Speech, right: bool) -> str:
-    cue = ("@" if speech.forced else "") + speech.cue
+    # A first line that looks like a cue, heading or transition would stop the cue being read as one.
+    first = speech.lines[0].text if speech.lines else ""
+    forced = speech.forced or _may_be_misread(first)
+    cue = ("@" if forced else "") + speech.cue
     cue += "".join(f" ({extension})" for extension in speech.extensions)
     if right:
         cue += " ^"
@@ -74,7 +77,7 @@ def _speech(speech: Speech, right: bool) -> str:
             lines.append(f"~{line.text}")
         else:
             # A blank line inside a speech is written as two spaces, or it would end the speech.
-            lines.append(line.text or "  ")
+            lines.append(_keep_blank_lines(line.text))
     return "\n".join(lines)
 
 
@@ -96,7 +99,12 @@ def _element(element: Element) -> str:
         return f"= {element.text}"
     if kind == "page_break":
         return "==="
-    return element.text  # notes keep their [[ ]] markup
+    # Notes keep their [[ ]] markup; a blank line inside one is written as two spaces, as in speech.
+    return _keep_blank_lines(element.text)
+
+
+def _keep_blank_lines(text: str) -> str:
+    return "\n".join(line if line.strip() else "  " for line in text.split("\n"))
 
 
 def _may_be_misread(action: str) -> bool:

@@ -8,6 +8,7 @@ play can be rebuilt as it was written.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ MAX_TEXT_CHARS = 2 * 1024 * 1024
 MAX_ELEMENT_CHARS = 64 * 1024
 MAX_SCENE_CHARS = 300 * 1024
 MAX_TITLE_CHARS = 256
+# Each entity kind becomes that many rows in one step; 10,000 is nine Hamlets of speeches and
+# keeps a step well inside its Lambda timeout.
+MAX_ENTITIES_PER_KIND = 10_000
 
 _EXTENSION = re.compile(r"\(([^()]*)\)")
 _MARKERS = {"bold": "**", "italic": "*", "underline": "_", "bold_italic": "***"}
@@ -166,11 +170,22 @@ def parse_play(text: str, title: str | None = None) -> PlayDocument:
     builder = _Builder(title_override=title, source_lines=text.split("\n"))
     for element in document.elements:
         _consume(builder, element)
+    _demote_orphan_cues(builder)
     if builder.headings == 0 and not builder.speeches:
         raise PlayRejected(
             "the text has no scene heading (INT./EXT. ...) and no dialogue (a CHARACTER cue followed "
             "by a line): there is no play to store"
         )
+    sizes = {
+        "acts": len(builder.acts),
+        "scenes": len(builder.scenes),
+        "characters": len(builder.characters),
+        "speeches": len(builder.speeches),
+        "transitions": len(builder.transitions),
+    }
+    for kind, size in sizes.items():
+        if size > MAX_ENTITIES_PER_KIND:
+            raise PlayRejected(f"the play has {size:,} {kind}; the limit is {MAX_ENTITIES_PER_KIND:,}")
     for scene in builder.scenes:
         size = sum(len(e.text) for e in scene.elements)
         if size > MAX_SCENE_CHARS:
@@ -221,12 +236,14 @@ def _consume(builder: _Builder, el: FountainElement) -> None:
         builder.add_speech(right[0], right[1:], dual=True)
     elif kind is ElementType.TRANSITION:
         builder.add_transition(_with_markup(el), bool(el.metadata.get("forced")))
-    elif kind is ElementType.ACTION:
+    elif kind is ElementType.ACTION and el.text.strip():
         builder.add_element("action", _with_markup(el), forced=bool(el.metadata.get("forced")))
     elif kind is ElementType.CENTERED:
         builder.add_element("centered", _with_markup(el))
     elif kind is ElementType.LYRICS:
         builder.add_element("lyrics", _with_markup(el))
+    elif kind is ElementType.NOTE and _last_is_open_speech(builder):
+        builder.speeches[-1].lines.append(Line("note", el.text))  # a note inside a speech stays there
     elif kind is ElementType.NOTE:
         builder.add_marginal("note", el.text)
     elif kind is ElementType.SYNOPSIS:
@@ -234,6 +251,32 @@ def _consume(builder: _Builder, el: FountainElement) -> None:
     elif kind is ElementType.PAGE_BREAK:
         builder.add_marginal("page_break", "")
     # BONEYARD and the title page carry nothing to store.
+
+
+def _demote_orphan_cues(builder: _Builder) -> None:
+    """A cue with no line after it is not a speech (fountain-py emits one): keep it as action.
+
+    Blank lines at either end of a speech carry nothing and cannot be written back as part of
+    it, so they go first.
+    """
+    for speech in builder.speeches:
+        lines = speech.lines
+        while lines and lines[0].kind == "dialogue" and not lines[0].text.strip():
+            lines.pop(0)
+        while lines and lines[-1].kind == "dialogue" and not lines[-1].text.strip():
+            lines.pop()
+    orphans = [s for s in builder.speeches if not s.lines]
+    if not orphans:
+        return
+    for orphan in orphans:
+        text = orphan.cue + "".join(f" ({e})" for e in orphan.extensions)
+        elements = builder.scenes[orphan.scene_seq].elements
+        elements.append(Element("action", text, orphan.position, forced=orphan.forced))
+        elements.sort(key=lambda e: e.position)
+    kept = [s for s in builder.speeches if s.lines]
+    builder.speeches = [dataclasses.replace(s, seq=i) for i, s in enumerate(kept)]
+    names = dict.fromkeys(s.character for s in builder.speeches)
+    builder.characters = {name: Character(i, name) for i, name in enumerate(names)}
 
 
 def _last_is_open_speech(builder: _Builder) -> bool:
