@@ -148,7 +148,9 @@ class Functions(Construct):
             )
         if spec.starts_saga and state_machine is not None:
             state_machine.grant_start_execution(function)
-            # A retried request reads back the input of the execution it may already have started.
+        if spec.starts_saga or spec.describes_executions:
+            # A retried request reads back the input of the execution it may already have started;
+            # the sweeper reads whether a stuck saga's execution still runs.
             executions = cdk.Stack.of(self).format_arn(
                 service="states",
                 resource="execution",

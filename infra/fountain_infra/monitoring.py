@@ -1,7 +1,7 @@
 """Alarms to one SNS topic, and a dashboard of the sagas.
 
 Alarms: failed executions, any COMPENSATION_FAILED (the one outcome that leaves a partial
-play), each function's errors and throttles, and API 5XX. A PlayCompensationFailed event also
+play), stuck sagas, each function's errors and throttles, and API 5XX. A PlayCompensationFailed event also
 goes to the topic straight from the bus, with the play id and failure in the message.
 """
 
@@ -119,6 +119,29 @@ class Monitoring(Construct):
                 f"{name}Throttles",
                 function.metric_throttles(statistic="Sum", period=PERIOD),
                 f"{name} was throttled",
+            )
+        sweeper = functions.get(topology.SWEEPER_FUNCTION.name)
+        if sweeper is not None:
+            # The sweeper counts sagas RUNNING or COMPENSATING for too long (the ledger and each
+            # saga's execution); any such saga is an alarm, so none is forgotten.
+            events.Rule(
+                self,
+                "SweepStuckSagasSchedule",
+                description="Counts stuck sagas every five minutes",
+                schedule=events.Schedule.rate(PERIOD),
+                targets=[targets.LambdaFunction(sweeper)],
+            )
+            alarm(
+                "StuckSagas",
+                cw.Metric(
+                    namespace=topology.METRICS_NAMESPACE,
+                    metric_name="StuckSagas",
+                    dimensions_map={"service": topology.SWEEPER_FUNCTION.service},
+                    statistic="Maximum",
+                    period=PERIOD,
+                ),
+                "A saga has been RUNNING or COMPENSATING for longer than STUCK_AFTER_MINUTES: find it "
+                "with `fountain-saga stuck` and follow the README's runbook.",
             )
         alarm(
             "ApiServerErrors",

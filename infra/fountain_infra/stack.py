@@ -41,6 +41,7 @@ class FountainStack(cdk.Stack):
             topology.API_FUNCTION, state_machine=self.orchestration.state_machine
         )
         self.api = Api(self, "Api", handler=api_function, settings=settings)
+        self.functions.add(topology.SWEEPER_FUNCTION)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -19,6 +19,11 @@ STAGING_PREFIX = "plays/"
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
 FAULT_INJECTION_ENV = "FAULT_INJECTION"
+# How long the state machine waits for one step before it gives up and compensates. Longer than
+# any saga function's own timeout, so a function is always stopped by Lambda before the saga
+# moves on: no step can still be writing while its compensation runs.
+STEP_TIMEOUT_ENV = "STEP_TIMEOUT_SECONDS"
+STEP_TIMEOUT_MARGIN_SECONDS = 30
 METRICS_NAMESPACE = "Fountain"
 EVENT_SOURCE = "fountain.plays"
 
@@ -101,6 +106,7 @@ class FunctionSpec:
     reads_staging: bool = False
     writes_staging: bool = False
     starts_saga: bool = False
+    describes_executions: bool = False  # reads the saga executions' status (DescribeExecution)
     timeout_seconds: int = 120
     memory_mb: int = 1024
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -129,6 +135,7 @@ class FunctionSpec:
             env[STAGING_BUCKET_ENV] = bucket
         if self.starts_saga:
             env[STATE_MACHINE_ARN_ENV] = state_machine_arn
+            env[STEP_TIMEOUT_ENV] = str(step_timeout_seconds())
         return env
 
     @property
@@ -178,7 +185,25 @@ API_FUNCTION = FunctionSpec(
     timeout_seconds=29,  # API Gateway's integration timeout
     memory_mb=1024,
 )
-FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION)
+STUCK_AFTER_ENV = "STUCK_AFTER_MINUTES"
+# Every few minutes (a schedule in the deployed stack): counts sagas RUNNING or COMPENSATING for
+# too long, as a metric with an alarm, so none is forgotten.
+SWEEPER_FUNCTION = FunctionSpec(
+    "SweepStuckSagas",
+    "fountain_saga.saga.handlers.sweep_stuck_sagas",
+    "sweeper",
+    writes=(),
+    reads=("ledger",),
+    describes_executions=True,
+    timeout_seconds=60,
+    memory_mb=256,
+    extra_env={STUCK_AFTER_ENV: "15"},
+)
+FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION, SWEEPER_FUNCTION)
+
+
+def step_timeout_seconds() -> int:
+    return max(f.timeout_seconds for f in SAGA_FUNCTIONS) + STEP_TIMEOUT_MARGIN_SECONDS
 
 
 def function(name: str) -> FunctionSpec:

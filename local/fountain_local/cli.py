@@ -47,7 +47,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STEP",
         help=f"make STEP fail after writing part of its rows; one of {', '.join(FORWARD_STEPS)}",
     )
+    create.add_argument(
+        "--fail-mode",
+        choices=("before", "partial", "timeout"),
+        default="partial",
+        help="how --fail-at fails: before writing, after part of its rows (default), or by hanging "
+        "past the step timeout after part of its rows",
+    )
+    create.add_argument(
+        "--fail-compensation",
+        metavar="STEP[:N]",
+        help="also make compensation STEP fail, its first N attempts (retried with backoff) or every one",
+    )
+    create.add_argument(
+        "--step-timeout", type=int, metavar="SECONDS", help="how long the state machine waits for one step"
+    )
     create.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    for name, text in (
+        ("resume", "finish the compensation of a saga that ended COMPENSATION_FAILED or got stuck"),
+        ("stuck", "list sagas RUNNING or COMPENSATING for too long"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        if name == "resume":
+            command.add_argument("play_id", metavar="PLAY_ID")
+        else:
+            command.add_argument("--older-than", type=float, default=15, metavar="MINUTES", help="default 15")
+            command.add_argument("--json", action="store_true", help="one JSON object per line")
+        command.add_argument(
+            "--endpoint-url",
+            help="the AWS endpoint, e.g. http://127.0.0.1:4566 for `fountain-saga serve`; omit for AWS "
+            "itself (then set LEDGER_TABLE_NAME and STATE_MACHINE_ARN from the stack's outputs)",
+        )
+        command.add_argument("--state-machine-arn", help="default: $STATE_MACHINE_ARN, or the local one")
     serve = commands.add_parser("serve", help="serve the HTTP API and a local AWS endpoint")
     serve.add_argument("--host", default="127.0.0.1", help="address of the API (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="port of the API (default 3000)")
@@ -64,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _create(args, sys.stdout)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "resume":
+            return _resume(args, sys.stdout)
+        if args.command == "stuck":
+            return _stuck(args, sys.stdout)
     except CliError as error:
         print(f"fountain-saga: {error}", file=sys.stderr)
         return error.code
@@ -83,6 +118,72 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError(
             f"{error}; stop what uses it or choose another with --port/--aws-port", EXIT_UNAVAILABLE
         ) from None
+
+
+def _compensation_fault(spec: str | None) -> Any:
+    from fountain_saga.saga.faults import CompensationFault
+
+    if spec is None:
+        return None
+    step, _, times = spec.partition(":")
+    if times and not times.isdigit():
+        raise ValueError(f"--fail-compensation {spec!r}: N must be a whole number of attempts")
+    return CompensationFault(step, int(times) if times else None)
+
+
+def _use_endpoint(args: argparse.Namespace) -> str:
+    """Point this process at the chosen AWS endpoint; return the state machine's ARN."""
+    import os
+
+    if args.endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+        for key, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):
+            os.environ.setdefault(key, value)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    from fountain_local.runtime import local_state_machine_arn
+    from fountain_saga.topology import STATE_MACHINE_ARN_ENV
+
+    arn = args.state_machine_arn or os.environ.get(STATE_MACHINE_ARN_ENV)
+    if not arn and not args.endpoint_url:
+        raise CliError("against AWS, pass --state-machine-arn or set STATE_MACHINE_ARN", EXIT_USAGE)
+    return str(arn or local_state_machine_arn())
+
+
+def _resume(args: argparse.Namespace, out: TextIO) -> int:
+    state_machine_arn = _use_endpoint(args)
+    from fountain_saga.saga.recovery import CannotResume, resume
+
+    try:
+        arn = resume(args.play_id, state_machine_arn=state_machine_arn)
+    except CannotResume as error:
+        raise CliError(str(error), EXIT_DATA) from None
+    print(f"resumed play {args.play_id}: {arn}", file=out)
+    print(f"follow it with GET /plays/{args.play_id} (status COMPENSATING, then ROLLED_BACK)", file=out)
+    return 0
+
+
+def _stuck(args: argparse.Namespace, out: TextIO) -> int:
+    from datetime import timedelta
+
+    _use_endpoint(args)
+    from fountain_saga.saga.recovery import stuck_sagas
+
+    stuck = stuck_sagas(timedelta(minutes=args.older_than))
+    for saga in stuck:
+        if args.json:
+            print(json.dumps(saga.to_json()), file=out)
+        else:
+            print(
+                f"{saga.play_id}  {saga.status:<13} since {saga.created_at}  "
+                f"execution {saga.execution_status}  {saga.title!r}",
+                file=out,
+            )
+    if not args.json:
+        print(
+            f"{len(stuck)} saga(s) RUNNING or COMPENSATING for more than {args.older_than:g} minutes",
+            file=out,
+        )
+    return 0
 
 
 def _read_play(path: Path) -> str:
@@ -106,9 +207,17 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
     from fountain_saga.saga.faults import FaultPlan
 
     fault = None
+    if args.fail_compensation is not None and args.fail_at is None:
+        raise CliError(
+            "--fail-compensation needs --fail-at: compensations run only after a failure", EXIT_USAGE
+        )
     if args.fail_at is not None:
         try:
-            fault = FaultPlan(step=args.fail_at)
+            fault = FaultPlan(
+                step=args.fail_at,
+                mode=args.fail_mode,
+                compensation=_compensation_fault(args.fail_compensation),
+            )
         except ValueError as error:
             raise CliError(str(error), EXIT_USAGE) from None
     text = _read_play(args.file)
@@ -121,7 +230,7 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
     from fountain_local.runtime import LocalAws
     from fountain_local.saga_run import run_saga
 
-    with LocalAws() as aws:
+    with LocalAws(step_timeout_seconds=args.step_timeout) as aws:
         report = run_saga(
             aws, text, title=args.title, fault=fault, on_step=None if args.json else _printer(out)
         )

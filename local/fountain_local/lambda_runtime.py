@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,3 +134,6 @@ def discard_metrics() -> None:
 def install() -> None:
     """Make moto's Docker-less Lambda run our handlers (idempotent)."""
     LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+    # Here every handler shares one Powertools metric set (on Lambda each has its own process),
+    # so one invocation may find it emptied by another's discard_metrics: not worth a warning.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -9,6 +9,7 @@ moto's Step Functions engine and each Task runs the real handler in this process
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 import time
@@ -29,6 +30,9 @@ ACCOUNT = "123456789012"
 LOCAL_BUCKET = "fountain-staging-local"
 LOCAL_EVENT_BUS = "fountain-events"
 LOCAL_ROLE = "fountain-local-role"
+# Locally the bus's events are also kept in a queue, so they can be read back (tests, and
+# `aws sqs receive-message` against the local server): what a subscriber would have seen.
+LOCAL_EVENT_LOG_QUEUE = "fountain-events-log"
 _MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
@@ -69,6 +73,7 @@ class Resources:
     event_bus: str
     function_arns: dict[str, str] = field(default_factory=dict)
     state_machine_arn: str = ""
+    event_log_queue_url: str = ""
 
 
 def local_table_names() -> dict[str, str]:
@@ -114,15 +119,19 @@ class LocalAws:
         server_port: int | None = None,
         fault_injection: bool = True,
         instant_retries: bool = False,
+        step_timeout_seconds: int | None = None,
     ) -> None:
         self.server_port = server_port
         self.fault_injection = fault_injection
         self.clock = RecordingClock() if instant_retries else None
+        # Tests shorten the state machine's step timeout to watch it catch a hanging step.
+        self.step_timeout_seconds = step_timeout_seconds
         self.resources = Resources(local_table_names(), LOCAL_BUCKET, LOCAL_EVENT_BUS)
         self._mock: Any = None
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._saved_clock: Any = None
+        self._unread_events: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LocalAws:
@@ -136,6 +145,8 @@ class LocalAws:
 
     def start(self) -> None:
         env = {**LOCAL_PROCESS_ENV, **merged_environment(self.fault_injection)}
+        if self.step_timeout_seconds is not None:
+            env[topology.STEP_TIMEOUT_ENV] = str(self.step_timeout_seconds)
         if self.server_port is not None:
             endpoint = f"http://127.0.0.1:{self.server_port}"
             env.update(AWS_ENDPOINT_URL=endpoint, MOTO_PORT=str(self.server_port))
@@ -199,7 +210,7 @@ class LocalAws:
         for spec in topology.TABLES:
             ddb.create_table(**table_definition(spec, self.resources.table_names[spec.key]))
         self.client("s3").create_bucket(Bucket=self.resources.bucket)
-        self.client("events").create_event_bus(Name=self.resources.event_bus)
+        self._provision_event_log()
         role = self.client("iam").create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument="{}")["Role"][
             "Arn"
         ]
@@ -227,6 +238,46 @@ class LocalAws:
         self.resources.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=topology.STATE_MACHINE_NAME, definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
+
+    def _provision_event_log(self) -> None:
+        events = self.client("events")
+        events.create_event_bus(Name=self.resources.event_bus)
+        sqs = self.client("sqs")
+        queue_url = sqs.create_queue(QueueName=LOCAL_EVENT_LOG_QUEUE)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="fountain-events-log",
+            EventBusName=self.resources.event_bus,
+            EventPattern=json.dumps({"source": [topology.EVENT_SOURCE]}),
+        )
+        events.put_targets(
+            Rule="fountain-events-log",
+            EventBusName=self.resources.event_bus,
+            Targets=[{"Id": "log", "Arn": queue_arn}],
+        )
+        self.resources.event_log_queue_url = queue_url
+
+    def published_events(self, play_id: str | None = None) -> list[dict[str, Any]]:
+        """Events published so far (and not yet read), as EventBridge delivered them."""
+        sqs = self.client("sqs")
+        events: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.resources.event_log_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(
+                    QueueUrl=self.resources.event_log_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        self._unread_events.extend(events)
+        if play_id is None:
+            return list(self._unread_events)
+        return [e for e in self._unread_events if e.get("detail", {}).get("playId") == play_id]
 
     # -- executions ------------------------------------------------------------------------------
     def wait_for_executions(self, timeout: float = 120.0) -> None:

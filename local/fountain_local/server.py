@@ -123,6 +123,12 @@ class SagaWatcher:
                     self._pending.pop(play_id, None)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when a few dozen clients arrive at once.
+    request_queue_size = 128
+
+
 def make_handler(
     api: Callable[[dict[str, Any], Any], dict[str, Any]], watcher: SagaWatcher, log: Callable[[str], None]
 ) -> type[BaseHTTPRequestHandler]:
@@ -201,8 +207,7 @@ def serve(host: str, port: int, aws_port: int, out: TextIO = sys.stdout) -> int:
 
         watcher = SagaWatcher(aws, log)
         watcher.start()
-        httpd = ThreadingHTTPServer((host, port), make_handler(api_handler, watcher, log))
-        httpd.daemon_threads = True
+        httpd = _Server((host, port), make_handler(api_handler, watcher, log))
         thread = threading.Thread(target=httpd.serve_forever, name="api", daemon=True)
         thread.start()
         log(f"API on http://{host}:{port}  ·  local AWS on http://127.0.0.1:{aws_port}")

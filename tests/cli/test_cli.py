@@ -39,7 +39,7 @@ def test_create_prints_a_json_summary_and_exits_0() -> None:
         "transitions": 25,
     }
     assert summary["failedStep"] is None
-    assert summary["stateTransitions"] == 16
+    assert summary["stateTransitions"] == 17
     assert summary["elapsedSeconds"] > 0
 
 

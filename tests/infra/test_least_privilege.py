@@ -110,7 +110,8 @@ def test_a_function_may_touch_only_what_its_description_names(
             elif resource == grants.state_machine:
                 assert spec.starts_saga and statement.actions == {"states:StartExecution"}
             elif resource == grants.executions:
-                assert spec.starts_saga and statement.actions == {"states:DescribeExecution"}
+                assert spec.starts_saga or spec.describes_executions
+                assert statement.actions == {"states:DescribeExecution"}
             else:
                 raise AssertionError(f"{spec.name} is granted an unexpected resource: {resource}")
 
@@ -125,7 +126,7 @@ def test_a_function_may_touch_only_what_its_description_names(
     assert ("s3:GetObject" in grants.actions_on(grants.staged_plays)) == spec.reads_staging
     assert ("s3:PutObject" in grants.actions_on(grants.staged_plays)) == spec.writes_staging
     assert bool(grants.actions_on(grants.state_machine)) == spec.starts_saga
-    assert bool(grants.actions_on(grants.executions)) == spec.starts_saga
+    assert bool(grants.actions_on(grants.executions)) == (spec.starts_saga or spec.describes_executions)
 
 
 def test_the_state_machine_may_invoke_its_functions_update_the_ledger_and_publish_nothing_else(
@@ -210,7 +211,11 @@ def test_only_this_api_may_invoke_the_api_function(synth: Synthesized) -> None:
     api_function = synth.logical_id(stack.functions.by_name["Api"])
     rest_api = synth.logical_id(stack.api.rest_api)
     this_api = f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{rest_api}>/"
-    permissions = synth.resources("AWS::Lambda::Permission").values()
+    permissions = [
+        p
+        for p in synth.resources("AWS::Lambda::Permission").values()
+        if "apigateway" in p["Properties"]["Principal"]
+    ]
     assert len(permissions) == len(synth.resources("AWS::ApiGateway::Method"))  # one per route
     for permission in permissions:
         properties = permission["Properties"]
@@ -218,6 +223,21 @@ def test_only_this_api_may_invoke_the_api_function(synth: Synthesized) -> None:
         assert properties["Principal"] == "apigateway.amazonaws.com"
         assert render(properties["FunctionName"]) == f"<{api_function}.Arn>"
         assert render(properties["SourceArn"]).startswith(this_api)
+
+
+def test_only_its_schedule_may_invoke_the_sweeper_and_nothing_else_invokes_a_function(
+    synth: Synthesized,
+) -> None:
+    stack = synth.stacks["dev"]
+    functions = {f"<{synth.logical_id(f)}.Arn>": name for name, f in stack.functions.by_name.items()}
+    others = [
+        p["Properties"]
+        for p in synth.resources("AWS::Lambda::Permission").values()
+        if "apigateway" not in p["Properties"]["Principal"]
+    ]
+    assert [(functions[render(p["FunctionName"])], p["Principal"]) for p in others] == [
+        ("SweepStuckSagas", "events.amazonaws.com")
+    ]
 
 
 def test_statements_render_as_cdk_nag_writes_them() -> None:

@@ -334,7 +334,7 @@ def test_the_metric_filters_match_the_terminal_states_of_the_asl(synth: Synthesi
 
 
 def test_every_play_compensation_failed_event_reaches_the_topic(synth: Synthesized) -> None:
-    (rule,) = synth.resources("AWS::Events::Rule").values()
+    (rule,) = [r for r in synth.resources("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
     properties = rule["Properties"]
     assert properties["EventPattern"] == {
         "source": [topology.EVENT_SOURCE],
@@ -361,3 +361,18 @@ def test_the_dashboard_shows_sagas_started_completed_rolled_back_and_their_durat
         "ExecutionTime",
     ):
         assert f'"{metric}"' in body, metric
+
+
+def test_stuck_sagas_are_swept_every_five_minutes_and_alarmed_on(synth: Synthesized) -> None:
+    stack = synth.stacks["dev"]
+    sweeper = synth.logical_id(stack.functions.by_name[topology.SWEEPER_FUNCTION.name])
+    (schedule,) = [
+        r for r in synth.resources("AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert [t["Arn"] for t in schedule["Properties"]["Targets"]] == [{"Fn::GetAtt": [sweeper, "Arn"]}]
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    (stuck,) = [a for a in alarms if a.get("MetricName") == "StuckSagas"]
+    assert stuck["Namespace"] == topology.METRICS_NAMESPACE
+    assert stuck["Dimensions"] == [{"Name": "service", "Value": topology.SWEEPER_FUNCTION.service}]
+    assert stuck["Threshold"] == 1 and stuck["AlarmActions"]

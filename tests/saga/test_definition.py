@@ -63,10 +63,17 @@ def _follow_to_lambda(name: str) -> str:
     raise AssertionError(f"loop at {name}")
 
 
+def test_a_new_play_starts_at_create_script_and_only_a_resume_enters_elsewhere() -> None:
+    route = STATES[ASL["StartAt"]]
+    assert route["Type"] == "Choice" and route["Default"] == "CreateScript"
+    (resume,) = route["Choices"]
+    assert resume == {"Variable": "$.resume", "IsPresent": True, "Next": "RecordResume"}
+    assert STATES["RecordResume"]["Next"] == "CompensateFrom"
+
+
 def test_the_forward_chain_is_the_seven_steps_in_order() -> None:
-    assert ASL["StartAt"] == "CreateScript"
     chain = []
-    name = ASL["StartAt"]
+    name = STATES[ASL["StartAt"]]["Default"]
     while STATES[name]["Type"] != "Succeed":
         if name in topology.FORWARD_STEPS:
             chain.append(name)
@@ -126,11 +133,15 @@ def test_every_lambda_task_has_a_timeout_and_a_function_of_the_topology() -> Non
     tasks = [s for s in STATES.values() if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
     assert len(tasks) == len(topology.SAGA_FUNCTIONS)
     for state in tasks:
-        assert state["TimeoutSeconds"] > 0
+        # The deployment sets it (topology.step_timeout_seconds), beyond every function's own timeout.
+        assert state["TimeoutSecondsPath"] == "$.stepTimeoutSeconds"
         assert state["Parameters"]["FunctionName"].strip("${}") in names
 
 
 def test_the_input_is_a_claim_check_not_the_play() -> None:
     payload = STATES["CreateDialogue"]["Parameters"]["Payload"]
     assert payload["play.$"] == "$.play"  # a reference: bucket and prefix
-    assert set(payload) == {"playId.$", "sagaId.$", "play.$", "counts.$", "fault.$"}
+    assert set(payload) == {"playId.$", "sagaId.$", "play.$", "counts.$", "fault.$", "stepTimeoutSeconds.$"}
+    compensation = STATES["DeleteDialogue"]["Parameters"]["Payload"]
+    assert set(compensation) == {"playId.$", "sagaId.$", "counts.$", "fault.$", "attempt.$"}
+    assert compensation["attempt.$"] == "$$.State.RetryCount"

@@ -17,7 +17,7 @@ from fountain_saga.entities.batch_store import batch_write, delete_requests, dyn
 from fountain_saga.entities.models import ENTITY_MODELS, ScriptRow
 from fountain_saga.entities.records import Item, item_from_record, key_of
 from fountain_saga.saga.claim_check import PlayRef, load_records
-from fountain_saga.saga.faults import FaultPlan, fail, fault_for
+from fountain_saga.saga.faults import FaultPlan, fail, fail_compensation, fault_for
 
 PLAY_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 SCRIPT_SEQ = 0
@@ -39,6 +39,7 @@ class StepRequest:
     play: PlayRef | None = None
     fault: FaultPlan | None = None
     timeout_seconds: float = 0
+    attempt: int = 0  # Step Functions' retry count for this state: 0 on the first attempt
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> StepRequest:
@@ -54,6 +55,7 @@ class StepRequest:
                 play=PlayRef.from_event(play) if play else None,
                 fault=FaultPlan.from_event(event.get("fault")),
                 timeout_seconds=float(event.get("stepTimeoutSeconds") or 0),
+                attempt=int(event.get("attempt") or 0),
             )
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, InvalidStepRequest):
@@ -75,16 +77,20 @@ class StepResult:
 def create_entities(kind: str, step: str, request: StepRequest) -> StepResult:
     """Write every staged record of this kind; running it twice leaves the same rows as once."""
     fault = fault_for(request.fault, step)
-    if fault and fault.mode != "partial":
-        fail(fault, "nothing written", timeout_seconds=request.timeout_seconds)
+    if fault and fault.mode == "before":
+        fail(fault, "nothing written")
     if request.play is None:
         raise InvalidStepRequest(f"{step} needs the staged play reference")
     records = load_records(request.play, kind)
     table = ENTITY_MODELS[kind].Meta.table_name
-    if fault:
+    if fault:  # "partial" fails after part of the rows, "timeout" hangs there past the state's timeout
         written = records[: max(1, len(records) // 2)] if records else []
         batch_write(table, put_requests(_items(kind, request, written)))
-        fail(fault, f"{len(written)} of {len(records)} {kind} rows written")
+        fail(
+            fault,
+            f"{len(written)} of {len(records)} {kind} rows written",
+            timeout_seconds=request.timeout_seconds,
+        )
     calls = batch_write(table, put_requests(_items(kind, request, records)))
     return StepResult(step, len(records), calls)
 
@@ -103,6 +109,9 @@ def delete_entities(kind: str, step: str, request: StepRequest) -> StepResult:
     if kind not in request.counts:
         raise InvalidStepRequest(f"{step} needs the count of {kind} records")
     count = request.counts[kind]
+    fail_compensation(
+        request.fault, step, request.attempt, f"up to {count} {kind} rows of play {request.play_id}"
+    )
     table = ENTITY_MODELS[kind].Meta.table_name
     calls = batch_write(table, delete_requests(key_of(request.play_id, seq) for seq in range(count)))
     return StepResult(step, count, calls)
@@ -111,16 +120,17 @@ def delete_entities(kind: str, step: str, request: StepRequest) -> StepResult:
 def publish_play(step: str, request: StepRequest) -> StepResult:
     """Lift the semantic lock: the script becomes ACTIVE, and readers see the play."""
     fault = fault_for(request.fault, step)
-    if fault and fault.mode != "partial":
-        fail(fault, "script left PENDING", timeout_seconds=request.timeout_seconds)
+    if fault and fault.mode == "before":
+        fail(fault, "script left PENDING")
     _set_script_status(request, "ACTIVE", require_saga=True)
     if fault:
-        fail(fault, "script marked ACTIVE")
+        fail(fault, "script marked ACTIVE", timeout_seconds=request.timeout_seconds)
     return StepResult(step, 1, 1)
 
 
 def unpublish_play(step: str, request: StepRequest) -> StepResult:
     """Put the lock back before the rows go, so no reader sees a play being taken apart."""
+    fail_compensation(request.fault, step, request.attempt, f"the ACTIVE mark on play {request.play_id}")
     changed = _set_script_status(request, "PENDING", require_saga=False)
     return StepResult(step, 1 if changed else 0, 1)
 

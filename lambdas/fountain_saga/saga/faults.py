@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fountain_saga.topology import FAULT_INJECTION_ENV, FORWARD_STEPS
+from fountain_saga.topology import COMPENSATIONS, FAULT_INJECTION_ENV, FORWARD_STEPS
 
 FaultMode = Literal["before", "partial", "timeout"]
 FAULT_MODES: tuple[FaultMode, ...] = ("before", "partial", "timeout")
@@ -27,9 +27,28 @@ def injection_enabled() -> bool:
 
 
 @dataclass(frozen=True)
+class CompensationFault:
+    """Make a compensation fail: its first ``failures`` attempts, or every attempt when None."""
+
+    step: str
+    failures: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.step not in COMPENSATIONS.values():
+            names = ", ".join(COMPENSATIONS.values())
+            raise ValueError(f"unknown compensation {self.step!r}; the compensations are {names}")
+        if self.failures is not None and self.failures < 1:
+            raise ValueError("failures must be at least 1 (or None for every attempt)")
+
+    def fails_on(self, attempt: int) -> bool:
+        return self.failures is None or attempt < self.failures
+
+
+@dataclass(frozen=True)
 class FaultPlan:
     step: str
     mode: FaultMode = "partial"
+    compensation: CompensationFault | None = None
 
     def __post_init__(self) -> None:
         if self.step not in FORWARD_STEPS:
@@ -41,10 +60,20 @@ class FaultPlan:
     def from_event(cls, raw: Any) -> FaultPlan | None:
         if not raw:
             return None
-        return cls(step=raw["step"], mode=raw.get("mode", "partial"))
+        compensation = raw.get("compensation")
+        return cls(
+            step=raw["step"],
+            mode=raw.get("mode", "partial"),
+            compensation=CompensationFault(compensation["step"], compensation.get("failures"))
+            if compensation
+            else None,
+        )
 
-    def to_event(self) -> dict[str, str]:
-        return {"step": self.step, "mode": self.mode}
+    def to_event(self) -> dict[str, Any]:
+        event: dict[str, Any] = {"step": self.step, "mode": self.mode}
+        if self.compensation:
+            event["compensation"] = {"step": self.compensation.step, "failures": self.compensation.failures}
+        return event
 
 
 def fault_for(plan: FaultPlan | None, step: str) -> FaultPlan | None:
@@ -56,6 +85,14 @@ def fault_for(plan: FaultPlan | None, step: str) -> FaultPlan | None:
 
 def fail(plan: FaultPlan, detail: str, *, timeout_seconds: float = 0) -> None:
     if plan.mode == "timeout":
-        # Outlive the state's TimeoutSeconds; the state machine must give up on us.
-        time.sleep(timeout_seconds)
+        # Outlive the state's timeout; the state machine must give up on us and compensate.
+        time.sleep(timeout_seconds + 1)
     raise InjectedFault(f"{plan.step} failed on purpose ({plan.mode}): {detail}")
+
+
+def fail_compensation(plan: FaultPlan | None, step: str, attempt: int, remaining: str) -> None:
+    """Act out a compensation fault, naming what the failed attempt left in place."""
+    if plan is None or plan.compensation is None or plan.compensation.step != step or not injection_enabled():
+        return
+    if plan.compensation.fails_on(attempt):
+        raise InjectedFault(f"{step} failed on purpose (attempt {attempt + 1}): {remaining} not removed")

@@ -24,7 +24,7 @@ from fountain_saga.play.fountain_import import parse_play
 from fountain_saga.saga import ledger
 from fountain_saga.saga.claim_check import stage_play
 from fountain_saga.saga.faults import FaultPlan, injection_enabled
-from fountain_saga.topology import STATE_MACHINE_ARN_ENV
+from fountain_saga.topology import STATE_MACHINE_ARN_ENV, STEP_TIMEOUT_ENV, step_timeout_seconds
 
 
 class FaultInjectionDisabled(Exception):
@@ -108,6 +108,7 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
         play_prefix="",
         counts=counts,
         steps={},
+        injected_fault=request.fault.to_event() if request.fault else None,
     )
     try:
         entry, created = ledger.open_entry(entry)
@@ -124,10 +125,16 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
         "play": ref.to_event(),
         "counts": counts,
         "fault": request.fault.to_event() if request.fault else None,
+        "stepTimeoutSeconds": step_timeout(),
     }
     _start_execution(state_machine_arn, name, arn, json.dumps(saga_input))
     entry.update(actions=[ledger.LedgerRow.play_prefix.set(ref.prefix)])
     return StartedPlay(play_id, arn, "RUNNING", play.script.title, counts, replayed=not created)
+
+
+def step_timeout() -> int:
+    """Seconds the state machine gives one step (the deployment sets it; see topology)."""
+    return int(os.environ.get(STEP_TIMEOUT_ENV) or step_timeout_seconds())
 
 
 def _start_execution(state_machine_arn: str, name: str, arn: str, saga_input: str) -> None:

@@ -71,6 +71,9 @@ class LedgerRow(Model):
     steps = MapAttribute[str, Any]()
     failure = MapAttribute[str, Any](null=True)
     compensation_failure = MapAttribute[str, Any](null=True, attr_name="compensationFailure")
+    # A fault a test or an operator asked for (step, mode, compensation): why this saga failed.
+    injected_fault = MapAttribute[str, Any](null=True, attr_name="injectedFault")
+    resumed_at = UnicodeAttribute(null=True, attr_name="resumedAt")
     completed_at = UnicodeAttribute(null=True, attr_name="completedAt")
     ended_at = UnicodeAttribute(null=True, attr_name="endedAt")
     version = NumberAttribute(default=1)
@@ -132,7 +135,7 @@ def step_views(row: LedgerRow) -> list[StepView]:
     The state machine records a step when it ends; the step after the last recorded one is the
     one running now, and the rest are PENDING.
     """
-    recorded = _plain(row.steps)
+    recorded = plain(row.steps)
     views: list[StepView] = []
     running_marked = row.status not in ("RUNNING",)
     for name in FORWARD_STEPS:
@@ -162,19 +165,20 @@ def _view(name: str, entry: dict[str, Any]) -> StepView:
     )
 
 
-def _plain(value: Any) -> dict[str, Any]:
+def plain(value: Any) -> dict[str, Any]:
+    """A map attribute (or the nested maps the state machine wrote) as plain dicts."""
     if value is None:
         return {}
     if isinstance(value, MapAttribute):
         value = value.as_dict()
-    return {k: (_plain(v) if isinstance(v, (MapAttribute, dict)) else v) for k, v in dict(value).items()}
+    return {k: (plain(v) if isinstance(v, (MapAttribute, dict)) else v) for k, v in dict(value).items()}
 
 
 def failure_of(row: LedgerRow) -> dict[str, Any] | None:
-    failure = _plain(row.failure) if row.failure is not None else None
+    failure = plain(row.failure) if row.failure is not None else None
     return failure or None
 
 
 def compensation_failure_of(row: LedgerRow) -> dict[str, Any] | None:
-    failure = _plain(row.compensation_failure) if row.compensation_failure is not None else None
+    failure = plain(row.compensation_failure) if row.compensation_failure is not None else None
     return failure or None
