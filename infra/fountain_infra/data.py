@@ -74,12 +74,13 @@ class Data(Construct):
             removal_policy=settings.removal_policy,
         )
         for index in spec.indexes:
-            # The local runtime projects ALL too (runtime.table_definition): same reads either way.
+            # The local runtime projects the same (runtime.table_definition): same reads either way.
             table.add_global_secondary_index(
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key),
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(index.include),
             )
         return table
 

@@ -60,6 +60,9 @@ class IndexSpec:
     name: str
     partition_key: KeySpec
     sort_key: KeySpec
+    # Projected besides the keys (INCLUDE): what a listing shows, not the saga's whole record,
+    # so the ledger's many small updates stay one write unit per index.
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,18 @@ LEDGER_TABLE = TableSpec(
     "ledger",
     _PLAY_ID,
     indexes=(
-        IndexSpec("byCreatedAt", KeySpec("listKey", "S"), KeySpec("createdAt", "S")),
-        IndexSpec("byStatus", KeySpec("status", "S"), KeySpec("createdAt", "S")),
+        IndexSpec(
+            "byCreatedAt",
+            KeySpec("listKey", "S"),
+            KeySpec("createdAt", "S"),
+            ("title", "status", "updatedAt"),
+        ),
+        IndexSpec(
+            "byStatus",
+            KeySpec("status", "S"),
+            KeySpec("createdAt", "S"),
+            ("title", "updatedAt", "executionArn"),
+        ),
     ),
 )
 TABLES: tuple[TableSpec, ...] = (*ENTITY_TABLES.values(), LEDGER_TABLE)

@@ -386,7 +386,7 @@ def table_definition(spec: topology.TableSpec, name: str) -> dict[str, Any]:
                     {"AttributeName": index.partition_key.name, "KeyType": "HASH"},
                     {"AttributeName": index.sort_key.name, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.include)},
             }
             for index in spec.indexes
         ]

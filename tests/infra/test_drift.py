@@ -19,9 +19,14 @@ def _sorted_keys(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
     return [(k["AttributeName"], k["KeyType"]) for k in schema]
 
 
-def _indexes(indexes: list[dict[str, Any]]) -> dict[str, tuple[list[tuple[str, str]], str]]:
+def _indexes(indexes: list[dict[str, Any]]) -> dict[str, tuple[list[tuple[str, str]], str, list[str]]]:
     return {
-        i["IndexName"]: (_sorted_keys(i["KeySchema"]), i["Projection"]["ProjectionType"]) for i in indexes
+        i["IndexName"]: (
+            _sorted_keys(i["KeySchema"]),
+            i["Projection"]["ProjectionType"],
+            sorted(i["Projection"].get("NonKeyAttributes", [])),
+        )
+        for i in indexes
     }
 
 

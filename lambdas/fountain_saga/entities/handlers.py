@@ -1,8 +1,8 @@
 """Lambda entry points of the six entity services: wiring only.
 
 Each handler parses its event, calls one function of ``service`` and returns a small result.
-The step name comes from the function's description in ``topology``, so the handler, the ASL
-state and the deployed function share one name.
+Each carries the name of the ASL state it serves; ``topology`` points that state's function at
+it, and tests/infra checks that every Task's function runs the handler of its state.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS, LEDGER_TABLE
@@ -34,10 +34,15 @@ def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+def _projection(index_name: str) -> IncludeProjection:
+    (index,) = [i for i in LEDGER_TABLE.indexes if i.name == index_name]
+    return IncludeProjection(list(index.include))
+
+
 class ByCreatedAt(GlobalSecondaryIndex["LedgerRow"]):
     class Meta:
         index_name = "byCreatedAt"
-        projection = AllProjection()
+        projection = _projection("byCreatedAt")
 
     list_key = UnicodeAttribute(hash_key=True, attr_name="listKey")
     created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
@@ -46,7 +51,7 @@ class ByCreatedAt(GlobalSecondaryIndex["LedgerRow"]):
 class ByStatus(GlobalSecondaryIndex["LedgerRow"]):
     class Meta:
         index_name = "byStatus"
-        projection = AllProjection()
+        projection = _projection("byStatus")
 
     status = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
