@@ -261,6 +261,12 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
     print(f"status      {summary['status']}", file=out)
     if summary["failedStep"]:
         print(f"failed at   {summary['failedStep']}  ({summary['error']})", file=out)
+    if summary["compensationFailedStep"]:
+        print(
+            f"stuck at    {summary['compensationFailedStep']}: its rows remain until an operator resumes "
+            "the compensation (README: Operating it)",
+            file=out,
+        )
     print("rows        " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=out)
     print(f"elapsed     {summary['elapsedSeconds']:.2f} s", file=out)
     print(f"transitions {summary['stateTransitions']} states entered", file=out)

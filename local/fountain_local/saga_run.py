@@ -23,6 +23,7 @@ class SagaReport:
     execution_status: str
     counts: dict[str, int]
     failure: dict[str, Any] | None
+    compensation_failure: dict[str, Any] | None
     elapsed_seconds: float
     state_transitions: int
     steps: list[StepOutcome] = field(default_factory=list)
@@ -35,6 +36,9 @@ class SagaReport:
             "counts": {k: self.counts[k] for k in COUNTED_KINDS},
             "failedStep": self.failure["step"] if self.failure else None,
             "error": self.failure["error"] if self.failure else None,
+            "compensationFailedStep": self.compensation_failure["step"]
+            if self.compensation_failure
+            else None,
             "elapsedSeconds": round(self.elapsed_seconds, 3),
             "stateTransitions": self.state_transitions,
         }
@@ -71,6 +75,7 @@ def run_saga(
         execution_status=execution["status"],
         counts=count_rows(play.play_id),
         failure=ledger.failure_of(entry) if entry else None,
+        compensation_failure=ledger.compensation_failure_of(entry) if entry else None,
         elapsed_seconds=elapsed,
         state_transitions=state_transitions(history(sfn, play.execution_arn)),
         steps=steps,

@@ -68,11 +68,29 @@ def test_fail_at_rolls_back_shows_the_compensations_and_exits_1() -> None:
         (["create", "{empty}"], EXIT_DATA, "no scene heading"),
         (["create", "{example}", "--fail-at", "CreateWidgets"], EXIT_USAGE, "unknown step 'CreateWidgets'"),
         (["create"], EXIT_USAGE, "required"),
+        (["create", "{example}", "--fail-compensation", "DeleteActs"], EXIT_USAGE, "needs --fail-at"),
+        (
+            ["create", "{example}", "--fail-at", "CreateActs", "--fail-compensation", "DeleteWidgets"],
+            EXIT_USAGE,
+            "unknown compensation 'DeleteWidgets'",
+        ),
+        (
+            ["create", "{example}", "--fail-at", "CreateActs", "--fail-compensation", "DeleteActs:twice"],
+            EXIT_USAGE,
+            "whole number",
+        ),
+        (["resume", "0" * 32], EXIT_USAGE, "STATE_MACHINE_ARN"),
     ],
 )
 def test_bad_input_gets_one_line_and_its_own_exit_code(
-    args: list[str], code: int, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    code: int,
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)  # as in a fresh shell
     latin1 = tmp_path / "latin1.fountain"
     latin1.write_bytes("INT. CAFÉ - DAY\n".encode("latin-1"))
     empty = tmp_path / "empty.fountain"
