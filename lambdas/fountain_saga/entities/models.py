@@ -8,7 +8,7 @@ of the saga that wrote it.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -17,18 +17,23 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.models import Model
+from pynamodb.models import MetaProtocol, Model
 
 from fountain_saga.topology import ENTITY_TABLES
 
 
-def _table_name(kind: str) -> str:
+def _meta(kind: str) -> MetaProtocol:
+    """A model's Meta: its table's name from the deployment's environment (local name by default)."""
     spec = ENTITY_TABLES[kind]
-    return os.environ.get(spec.env_var, spec.local_name)
-
-
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    meta = type(
+        "Meta",
+        (),
+        {
+            "table_name": os.environ.get(spec.env_var, spec.local_name),
+            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        },
+    )
+    return cast(MetaProtocol, meta)
 
 
 class ElementMap(MapAttribute[str, Any]):
@@ -61,9 +66,7 @@ class EntityRow(Model):
 class ScriptRow(EntityRow):
     kind = "script"
 
-    class Meta:
-        table_name = _table_name("script")
-        region = _region()
+    Meta = _meta("script")
 
     title = UnicodeAttribute()
     title_page = ListAttribute(of=TitleFieldMap, attr_name="titlePage")
@@ -75,9 +78,7 @@ class ScriptRow(EntityRow):
 class ActRow(EntityRow):
     kind = "acts"
 
-    class Meta:
-        table_name = _table_name("acts")
-        region = _region()
+    Meta = _meta("acts")
 
     title = UnicodeAttribute(null=True)
     preamble = ListAttribute(of=ElementMap)
@@ -86,9 +87,7 @@ class ActRow(EntityRow):
 class SceneRow(EntityRow):
     kind = "scenes"
 
-    class Meta:
-        table_name = _table_name("scenes")
-        region = _region()
+    Meta = _meta("scenes")
 
     act_seq = NumberAttribute(attr_name="actSeq")
     heading = UnicodeAttribute(null=True)
@@ -100,9 +99,7 @@ class SceneRow(EntityRow):
 class CharacterRow(EntityRow):
     kind = "characters"
 
-    class Meta:
-        table_name = _table_name("characters")
-        region = _region()
+    Meta = _meta("characters")
 
     name = UnicodeAttribute()
 
@@ -110,9 +107,7 @@ class CharacterRow(EntityRow):
 class DialogueRow(EntityRow):
     kind = "dialogue"
 
-    class Meta:
-        table_name = _table_name("dialogue")
-        region = _region()
+    Meta = _meta("dialogue")
 
     scene_seq = NumberAttribute(attr_name="sceneSeq")
     position = NumberAttribute()
@@ -127,9 +122,7 @@ class DialogueRow(EntityRow):
 class TransitionRow(EntityRow):
     kind = "transitions"
 
-    class Meta:
-        table_name = _table_name("transitions")
-        region = _region()
+    Meta = _meta("transitions")
 
     scene_seq = NumberAttribute(attr_name="sceneSeq")
     position = NumberAttribute()
