@@ -69,10 +69,6 @@ class InvocationLog:
         with self._lock:
             return sum(self.counts.values())
 
-    def total_seconds(self) -> float:
-        with self._lock:
-            return sum(self.seconds.values())
-
 
 INVOCATIONS = InvocationLog()
 _handlers: dict[str, Handler] = {}

@@ -55,7 +55,6 @@ class _Cue:
 
 @dataclass
 class _Builder:
-    title_override: str | None
     source_lines: list[str]
     acts: list[Act] = field(default_factory=list)
     scenes: list[Scene] = field(default_factory=list)
@@ -64,7 +63,7 @@ class _Builder:
     characters: dict[str, Character] = field(default_factory=dict)
     script_preamble: list[Element] = field(default_factory=list)
     headings: int = 0
-    _position: int = 0
+    cursor: int = 0  # the position of the last element placed in the current scene
 
     # -- structure -------------------------------------------------------------------------------
     def current_act(self) -> Act:
@@ -79,7 +78,7 @@ class _Builder:
         act = self.current_act()
         scene = Scene(seq=len(self.scenes), act_seq=act.seq, heading=heading, number=number, forced=forced)
         self.scenes.append(scene)
-        self._position = 0
+        self.cursor = 0
         return scene
 
     def current_scene(self) -> Scene:
@@ -90,8 +89,8 @@ class _Builder:
         return self.start_scene(None)
 
     def next_position(self) -> int:
-        self._position += 1
-        return self._position
+        self.cursor += 1
+        return self.cursor
 
     # -- content ---------------------------------------------------------------------------------
     def add_element(self, kind: ElementKind, text: str, *, level: int = 0, forced: bool = False) -> None:
@@ -167,7 +166,7 @@ def parse_play(text: str, title: str | None = None) -> PlayDocument:
         if not title:
             raise PlayRejected("title is empty")
     document = FountainParser().parse(text)
-    builder = _Builder(title_override=title, source_lines=text.split("\n"))
+    builder = _Builder(source_lines=text.split("\n"))
     for element in document.elements:
         _consume(builder, element)
     _demote_orphan_cues(builder)
@@ -284,7 +283,7 @@ def _last_is_open_speech(builder: _Builder) -> bool:
     if not builder.speeches or scene is None:
         return False
     last = builder.speeches[-1]
-    return last.scene_seq == scene.seq and not last.dual and last.position == builder._position
+    return last.scene_seq == scene.seq and not last.dual and last.position == builder.cursor
 
 
 def _append_line(builder: _Builder, el: FountainElement) -> None:
