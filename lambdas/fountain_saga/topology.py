@@ -7,6 +7,7 @@ laptop and what deploys to AWS cannot drift apart (tests/infra compares the two)
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -213,6 +214,11 @@ SWEEPER_FUNCTION = FunctionSpec(
     extra_env={STUCK_AFTER_ENV: "15"},
 )
 FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION, SWEEPER_FUNCTION)
+
+
+def aws_region() -> str:
+    """The region this process works in (Lambda sets AWS_REGION; locally us-east-1)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def step_timeout_seconds() -> int:

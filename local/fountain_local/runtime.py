@@ -131,7 +131,7 @@ class LocalAws:
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._saved_clock: Any = None
-        self._unread_events: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LocalAws:
@@ -260,7 +260,10 @@ class LocalAws:
         self.resources.event_log_queue_url = queue_url
 
     def published_events(self, play_id: str | None = None) -> list[dict[str, Any]]:
-        """Events published so far (and not yet read), as EventBridge delivered them."""
+        """Every event published so far (of one play, if given), as EventBridge delivered them.
+
+        The queue is drained into a list kept here, so each call sees all of them, not the rest.
+        """
         sqs = self.client("sqs")
         events: list[dict[str, Any]] = []
         while True:
@@ -274,10 +277,8 @@ class LocalAws:
                 sqs.delete_message(
                     QueueUrl=self.resources.event_log_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
-        self._unread_events.extend(events)
-        if play_id is None:
-            return list(self._unread_events)
-        return [e for e in self._unread_events if e.get("detail", {}).get("playId") == play_id]
+        self._events.extend(events)
+        return [e for e in self._events if play_id is None or e.get("detail", {}).get("playId") == play_id]
 
     # -- executions ------------------------------------------------------------------------------
     def wait_for_executions(self, timeout: float = 120.0) -> None:

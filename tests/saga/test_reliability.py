@@ -215,12 +215,8 @@ def test_a_completed_or_unknown_play_is_not_resumed(local_aws: LocalAws) -> None
 def test_a_stuck_saga_is_listed_and_can_be_resumed(local_aws: LocalAws) -> None:
     # Given a ledger entry RUNNING for an hour whose execution never started (the intake died
     # between writing the ledger and starting the saga), and one that started a minute ago.
-    long_ago = (
-        (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
-    recent = (
-        (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    long_ago = ledger.timestamp(datetime.now(UTC) - timedelta(hours=1))
+    recent = ledger.timestamp(datetime.now(UTC) - timedelta(minutes=1))
     ids = []
     for created in (long_ago, recent):
         play_id = uuid.uuid4().hex

@@ -19,7 +19,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import MetaProtocol, Model
 
-from fountain_saga.topology import ENTITY_TABLES
+from fountain_saga.topology import ENTITY_TABLES, aws_region
 
 
 def _meta(kind: str) -> MetaProtocol:
@@ -30,7 +30,7 @@ def _meta(kind: str) -> MetaProtocol:
         (),
         {
             "table_name": os.environ.get(spec.env_var, spec.local_name),
-            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            "region": aws_region(),
         },
     )
     return cast(MetaProtocol, meta)

@@ -80,7 +80,7 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ledger.timestamp(datetime.now(UTC))
 
 
 def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) -> StartedPlay:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS, LEDGER_TABLE
+from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS, LEDGER_TABLE, aws_region
 
 SagaStatus = Literal["RUNNING", "COMPLETED", "COMPENSATING", "ROLLED_BACK", "COMPENSATION_FAILED"]
 SAGA_STATUSES: tuple[SagaStatus, ...] = (
@@ -30,8 +31,9 @@ TERMINAL_STATUSES = frozenset({"COMPLETED", "ROLLED_BACK", "COMPENSATION_FAILED"
 LIST_KEY = "play"
 
 
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+def timestamp(moment: datetime) -> str:
+    """The ledger's time format: UTC, milliseconds, "Z" — so createdAt sorts as text in the indexes."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _projection(index_name: str) -> IncludeProjection:
@@ -60,7 +62,7 @@ class ByStatus(GlobalSecondaryIndex["LedgerRow"]):
 class LedgerRow(Model):
     class Meta:
         table_name = os.environ.get(LEDGER_TABLE.env_var, LEDGER_TABLE.local_name)
-        region = _region()
+        region = aws_region()
 
     play_id = UnicodeAttribute(hash_key=True, attr_name="playId")
     saga_id = UnicodeAttribute(attr_name="sagaId")
@@ -81,7 +83,6 @@ class LedgerRow(Model):
     resumed_at = UnicodeAttribute(null=True, attr_name="resumedAt")
     completed_at = UnicodeAttribute(null=True, attr_name="completedAt")
     ended_at = UnicodeAttribute(null=True, attr_name="endedAt")
-    version = NumberAttribute(default=1)
 
     by_created_at = ByCreatedAt()
     by_status = ByStatus()
@@ -180,10 +181,8 @@ def plain(value: Any) -> dict[str, Any]:
 
 
 def failure_of(row: LedgerRow) -> dict[str, Any] | None:
-    failure = plain(row.failure) if row.failure is not None else None
-    return failure or None
+    return plain(row.failure) or None
 
 
 def compensation_failure_of(row: LedgerRow) -> dict[str, Any] | None:
-    failure = plain(row.compensation_failure) if row.compensation_failure is not None else None
-    return failure or None
+    return plain(row.compensation_failure) or None

@@ -53,9 +53,7 @@ def stuck_sagas(
     older_than: timedelta = DEFAULT_STUCK_AFTER, *, now: datetime | None = None
 ) -> list[StuckSaga]:
     """Sagas RUNNING or COMPENSATING that started longer ago than ``older_than``."""
-    cutoff = (
-        ((now or datetime.now(UTC)) - older_than).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    cutoff = ledger.timestamp((now or datetime.now(UTC)) - older_than)
     found = []
     for status in STUCK_STATUSES:
         for row in LedgerRow.by_status.query(status, LedgerRow.created_at < cutoff):
