@@ -42,7 +42,8 @@ e2e: setup
 test: setup lint
 	$(PY) -m pytest
 
-# What a play costs, 100 to 5,000 speeches (a few minutes): writes docs/bench/ and README's table.
+# What a play costs to store and read back, 100 to 5,000 speeches, and the intake on hostile
+# texts (ten minutes or so): writes docs/bench/ and README's block.
 bench: setup
 	$(PY) -m bench.run
 

@@ -18,7 +18,8 @@ PRICES_USD: dict[str, float] = {
     "stepFunctionsStandardPerStateTransition": 0.025 / 1000,
     "lambdaPerGbSecond": 0.0000166667,
     "lambdaPerRequest": 0.20 / 1_000_000,
-    "dynamodbOnDemandPerWriteRequestUnit": 1.25 / 1_000_000,
+    # Halved from $1.25 in November 2024.
+    "dynamodbOnDemandPerWriteRequestUnit": 0.625 / 1_000_000,
     "s3PutRequest": 0.005 / 1000,
     "s3GetRequest": 0.0004 / 1000,
     "eventBridgeCustomEvent": 1.00 / 1_000_000,

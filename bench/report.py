@@ -13,7 +13,9 @@ from typing import Any
 
 from bench.costs import ASSUMPTIONS, PRICES_USD, REGION, cost_per_play
 from bench.measure import FAIL_AT, ConcurrentResult, SizeResult
+from bench.parse_shapes import PREFIX, ParseResult
 from bench.playgen import SEED
+from bench.read_path import ReadPathResult
 from bench.targets import Target
 
 README_START = "<!-- bench:start -->"
@@ -37,6 +39,16 @@ METHOD = {
     "stateTransitions": "states entered, from the execution history",
     "maxStatePayloadBytes": "largest state input, state output or task parameters in the history",
     "peakRssMb": "peak resident memory of the process that measured that size and path alone",
+    "parseShapes": "intake.prepare_play (the intake's parse, its check that every row fits a DynamoDB "
+    f"item, and the staged JSON) on each hostile text, which starts with {PREFIX.strip()!r} so it is "
+    "a play; accepted or refused with PlayRejected's code, either is fine; median of the runs, all in "
+    "one fresh process whose imports are warmed first",
+    "readPath": "plays generated as above and stored by a saga to COMPLETED; GET /plays/{id}/fountain's "
+    "work is entities.reader.load_play then render_fountain, whose text must equal the normalised "
+    "text exactly; its floor is the same rows through the same client and endpoint, a GetItem of "
+    "the script row and a paginated consistent Query per entity table, the items dropped; "
+    "GET /plays/{id}'s work is ledger.get_entry then views.play_view, also on a play of one speech; "
+    "the three are timed in turn within each run, in one process; median of the runs",
 }
 
 
@@ -93,11 +105,52 @@ def concurrent_entry(result: ConcurrentResult) -> dict[str, Any]:
     }
 
 
-def results_document(sizes: list[SizeResult], concurrent: ConcurrentResult | None) -> dict[str, Any]:
+def parse_entry(result: ParseResult) -> dict[str, Any]:
+    return {
+        "shape": result.shape,
+        "textBytes": result.text_bytes,
+        "outcome": result.outcome,
+        "detail": result.detail,
+        "medianSeconds": round(result.median, 3),
+        "slowestSeconds": round(result.slowest, 3),
+        "seconds": [round(s, 3) for s in result.seconds],
+    }
+
+
+def read_path_entry(read: ReadPathResult) -> dict[str, Any]:
+    return {
+        "runs": read.runs,
+        "sizes": [
+            {
+                "speeches": r.speeches,
+                "rows": r.rows,
+                "textBytes": r.text_bytes,
+                "loadRenderSeconds": round(r.load_render_median, 4),
+                "floorSeconds": round(r.floor_median, 4),
+                "ratio": round(r.ratio, 2),
+                "playViewSeconds": round(r.play_view_median, 5),
+            }
+            for r in read.sizes
+        ],
+        "baseline": {
+            "speeches": read.baseline_speeches,
+            "playViewSeconds": round(read.baseline_play_view_median, 5),
+        },
+    }
+
+
+def results_document(
+    sizes: list[SizeResult],
+    concurrent: ConcurrentResult | None,
+    parse: list[ParseResult] | None = None,
+    read: ReadPathResult | None = None,
+) -> dict[str, Any]:
     return {
         "machine": machine(),
         "sizes": [size_entry(r) for r in sizes],
         "concurrent": concurrent_entry(concurrent) if concurrent else {},
+        "parseShapes": [parse_entry(r) for r in parse or []],
+        "readPath": read_path_entry(read) if read else {},
         "costPerPlayUsd": {
             "region": REGION,
             "prices": PRICES_USD,
@@ -144,7 +197,9 @@ def markdown(document: dict[str, Any], targets: list[Target], plot: str | None =
             f"(peak RSS {concurrent['peakRssMb']:.0f} MB).",
             "",
         ]
-    out += ["**Targets (issue 5):**", ""]
+    out += _parse_table(document["parseShapes"])
+    out += _read_table(document["readPath"])
+    out += ["**Targets:**", ""]
     out += [f"- {'met' if t.met else '**MISSED**'}: {t.name} — {t.detail}" for t in targets]
     out += ["", _cost_breakdown(document), ""]
     if plot:
@@ -156,11 +211,59 @@ def markdown(document: dict[str, Any], targets: list[Target], plot: str | None =
         f"- *Elapsed*: {method['elapsed']}.",
         f"- *Floor*: {method['floor']}.",
         f"- *Write requests*: {method['writeRequests']}.",
+        f"- *Parse worst cases*: {method['parseShapes']}.",
+        f"- *Read path*: {method['readPath']}.",
         f"- Runtime: {method['runtime']}; {document['machine']['cpus']} CPUs, "
         f"{document['machine']['memoryGb']} GB, Python {document['machine']['python']}, "
         f"measured {document['machine']['date']}.",
     ]
     return "\n".join(out) + "\n"
+
+
+def _parse_table(shapes: list[dict[str, Any]]) -> list[str]:
+    if not shapes:
+        return []
+    runs = len(shapes[0]["seconds"])
+    lines = [
+        f"**Parse worst cases:** `intake.prepare_play` on hostile texts, each after `{PREFIX.strip()}` "
+        f"(median of {runs} runs in one fresh process; refused or accepted, either is fine):",
+        "",
+        "| Text | Bytes | Outcome | Median s | Slowest s |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for entry in shapes:
+        outcome = entry["outcome"] if entry["outcome"] == "accepted" else f"refused: {entry['outcome']}"
+        lines.append(
+            f"| {_escaped(entry['shape'])} | {entry['textBytes']:,} | {outcome} "
+            f"| {entry['medianSeconds']:.3f} | {entry['slowestSeconds']:.3f} |"
+        )
+    return [*lines, ""]
+
+
+def _escaped(text: str) -> str:
+    """Shown as typed: the shapes are made of the very characters markdown reads as markup."""
+    return re.sub(r"([\\*_\[\]|<>`])", r"\\\1", text)
+
+
+def _read_table(read: dict[str, Any]) -> list[str]:
+    if not read:
+        return []
+    baseline = read["baseline"]
+    lines = [
+        f"**Read path** (median of {read['runs']} runs): `GET /plays/{{id}}/fountain` "
+        "(`load_play` + `render_fountain`) against its floor, and `GET /plays/{id}` (`play_view`):",
+        "",
+        "| Speeches | Rows | Text bytes | load + render s | Floor s | load + render / floor | play_view ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {baseline['speeches']:,} | | | | | | {baseline['playViewSeconds'] * 1000:.1f} |",
+    ]
+    for entry in read["sizes"]:
+        lines.append(
+            f"| {entry['speeches']:,} | {entry['rows']:,} | {entry['textBytes']:,} "
+            f"| {entry['loadRenderSeconds']:.3f} | {entry['floorSeconds']:.3f} | {entry['ratio']:.2f} "
+            f"| {entry['playViewSeconds'] * 1000:.1f} |"
+        )
+    return [*lines, ""]
 
 
 def _cost_breakdown(document: dict[str, Any]) -> str:
@@ -171,7 +274,7 @@ def _cost_breakdown(document: dict[str, Any]) -> str:
         f"${prices['stepFunctionsStandardPerStateTransition'] * 1000:.3f} per 1,000 state transitions, "
         f"Lambda ${prices['lambdaPerGbSecond']:.10f} per GB-second and "
         f"${prices['lambdaPerRequest'] * 1_000_000:.2f} per million requests, DynamoDB on-demand "
-        f"${prices['dynamodbOnDemandPerWriteRequestUnit'] * 1_000_000:.2f} per million write request "
+        f"${prices['dynamodbOnDemandPerWriteRequestUnit'] * 1_000_000:.3f} per million write request "
         f"units, S3 ${prices['s3PutRequest'] * 1000:.3f} per 1,000 PUTs and "
         f"${prices['s3GetRequest'] * 1000:.4f} per 1,000 GETs, EventBridge "
         f"${prices['eventBridgeCustomEvent'] * 1_000_000:.2f} per million events):",

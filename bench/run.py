@@ -1,9 +1,10 @@
 """`make bench`: measure the saga at each size, compare it with the floor, and write the results.
 
-Each size and path runs in a process of its own (so its peak memory is its own and nothing it
-leaves behind slows the next), one after another (two at once would share the 2 cores they
-are timed on). ``run_bench(config, aws)`` runs everything in one given local AWS instead: the
-smoke test does that.
+Then the intake on hostile texts (bench.parse_shapes) and the read path (bench.read_path). Each
+size and path runs in a process of its own (so its peak memory is its own and nothing it leaves
+behind slows the next), as do the parse shapes and the read path, one after another (two at once
+would share the 2 cores they are timed on). ``run_bench(config, aws)`` runs everything in one
+given local AWS instead: the smoke test does that.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from bench.measure import (
     measure_size,
     warm_up,
 )
+from bench.parse_shapes import SHAPE_BYTES, ParseResult, measure_parse_shapes
 from bench.probes import peak_rss_mb
+from bench.read_path import ReadPathResult, measure_read_path
 from fountain_local.runtime import LocalAws
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +47,10 @@ class BenchConfig:
     runs: int = 5
     concurrent_sagas: int = 20
     concurrent_speeches: int = 1000
+    parse_bytes: int = SHAPE_BYTES  # 0: no parse shapes
+    parse_runs: int = 3
+    read_sizes: tuple[int, ...] = DEFAULT_SIZES  # (): no read path
+    read_runs: int = 5
 
 
 @dataclass
@@ -52,6 +59,8 @@ class BenchOutcome:
     concurrent: ConcurrentResult | None
     document: dict[str, Any]
     targets: list[targets.Target]
+    parse: list[ParseResult]
+    read: ReadPathResult | None
 
     @property
     def all_met(self) -> bool:
@@ -116,9 +125,58 @@ def run_bench(config: BenchConfig, aws: LocalAws | None = None, progress: Progre
                 concurrent = measure_concurrent(bench, config.concurrent_speeches, config.concurrent_sagas)
                 concurrent.peak_rss_mb = peak_rss_mb()
         progress(f"  {concurrent.sagas_per_minute:.0f} sagas per minute, statuses {concurrent.statuses}")
-    document = report.results_document(sizes, concurrent)
+    parse = _parse_shapes(config, in_process=aws is not None, progress=progress)
+    read = _read_path(config, aws, progress)
+    document = report.results_document(sizes, concurrent, parse, read)
     document["machine"]["runs"] = config.runs
-    return BenchOutcome(sizes, concurrent, document, targets.check(sizes, concurrent))
+    return BenchOutcome(
+        sizes, concurrent, document, targets.check(sizes, concurrent, parse, read), parse, read
+    )
+
+
+def _parse_shapes(config: BenchConfig, *, in_process: bool, progress: Progress) -> list[ParseResult]:
+    if not config.parse_bytes:
+        return []
+    progress(
+        f"prepare_play on hostile texts of {config.parse_bytes:,} bytes, {config.parse_runs} run(s) each ..."
+    )
+    if in_process:
+        parse = measure_parse_shapes(config.parse_bytes, config.parse_runs)
+    else:
+        raw = _in_subprocess(["parse", "--bytes", str(config.parse_bytes), "--runs", str(config.parse_runs)])
+        parse = [ParseResult.from_json(entry) for entry in raw["shapes"]]
+    for result in parse:
+        progress(f"  {result.median:6.2f} s  {result.outcome:<16} {result.shape}")
+    return parse
+
+
+def _read_path(config: BenchConfig, aws: LocalAws | None, progress: Progress) -> ReadPathResult | None:
+    if not config.read_sizes:
+        return None
+    sizes = ", ".join(f"{n:,}" for n in config.read_sizes)
+    progress(f"read path at {sizes} speeches, {config.read_runs} run(s) each ...")
+    if aws is None:
+        raw = _in_subprocess(
+            [
+                "read",
+                "--read-sizes",
+                *map(str, config.read_sizes),
+                "--runs",
+                str(config.read_runs),
+            ]
+        )
+        read = ReadPathResult.from_json(raw)
+    else:
+        with Bench(aws) as bench:
+            read = measure_read_path(bench, config.read_sizes, config.read_runs)
+    for entry in read.sizes:
+        progress(
+            f"  {entry.speeches:,} speeches: load + render {entry.load_render_median:.3f} s, floor "
+            f"{entry.floor_median:.3f} s, ratio {entry.ratio:.2f}; "
+            f"play_view {entry.play_view_median * 1000:.1f} ms"
+        )
+    progress(f"  {read.baseline_speeches} speech: play_view {read.baseline_play_view_median * 1000:.1f} ms")
+    return read
 
 
 def _seconds(values: list[float]) -> str:
@@ -142,8 +200,17 @@ def _in_subprocess(worker_args: list[str]) -> dict[str, Any]:
 
 def _worker(args: argparse.Namespace) -> None:
     quiet_engine_logs()
+    if args.worker == "parse":
+        # No local AWS: the intake's checks need none, and the shapes are timed without it running.
+        shapes = measure_parse_shapes(args.bytes, args.runs)
+        Path(args.result).write_text(json.dumps({"shapes": [r.to_json() for r in shapes]}))
+        return
     with LocalAws() as aws, Bench(aws) as bench:
         warm_up(bench)
+        if args.worker == "read":
+            read = measure_read_path(bench, args.read_sizes, args.runs)
+            Path(args.result).write_text(json.dumps(read.to_json()))
+            return
         result: SizeResult | ConcurrentResult
         if args.worker == "size":
             result = measure_size(bench, args.speeches, args.path, args.runs)
@@ -161,13 +228,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--concurrent-sagas", type=int, default=20)
     parser.add_argument("--concurrent-speeches", type=int, default=1000)
+    parser.add_argument(
+        "--parse-bytes", type=int, default=SHAPE_BYTES, help="size of each hostile text (0: none)"
+    )
+    parser.add_argument("--parse-runs", type=int, default=BenchConfig.parse_runs)
+    parser.add_argument(
+        "--read-sizes", type=int, nargs="*", default=list(DEFAULT_SIZES), help="speeches per play read back"
+    )
+    parser.add_argument("--read-runs", type=int, default=BenchConfig.read_runs)
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "bench")
     parser.add_argument(
         "--readme", type=Path, default=REPO / "README.md", help="README whose bench block to rewrite"
     )
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
     # A worker measures one thing in a fresh process and writes it to --result.
-    parser.add_argument("--worker", choices=("size", "concurrent"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("size", "concurrent", "parse", "read"), help=argparse.SUPPRESS)
+    parser.add_argument("--bytes", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--speeches", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--sagas", type=int, help=argparse.SUPPRESS)
@@ -178,7 +254,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     started = time.monotonic()
-    config = BenchConfig(tuple(args.sizes), args.runs, args.concurrent_sagas, args.concurrent_speeches)
+    config = BenchConfig(
+        tuple(args.sizes),
+        args.runs,
+        args.concurrent_sagas,
+        args.concurrent_speeches,
+        args.parse_bytes,
+        args.parse_runs,
+        tuple(args.read_sizes),
+        args.read_runs,
+    )
     outcome = run_bench(config)
     paths = report.write_outputs(outcome.document, outcome.targets, args.out_dir)
     block = report.markdown(outcome.document, outcome.targets, plot=_relative(paths["plot"], args.readme))

@@ -1,4 +1,4 @@
-"""The issue's targets, checked against measured figures (the smoke test checks the same ones)."""
+"""The benchmark's targets, checked against measured figures (the smoke test checks the same ones)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,22 @@ import math
 from dataclasses import dataclass
 
 from bench.measure import PATHS, ConcurrentResult, SizeResult
+from bench.parse_shapes import ParseResult
+from bench.read_path import ReadPathResult
 
 BATCH_LIMIT = 25
 MAX_PAYLOAD_BYTES = 8 * 1024
 MAX_RATIO = 2.0
+# The intake on any hostile text of the largest accepted size, refused or accepted (median).
+MAX_PARSE_SECONDS = 2.0
+# GET /plays/{id}/fountain against the bare Queries of the same rows, at every size.
+MAX_READ_RATIO = 1.5
+# GET /plays/{id} reads one ledger item whatever the play's size; reading the tables instead,
+# even as COUNT queries, costs about a second at 5,000 speeches here against ~10 ms for the view.
+# Twice the one-speech median leaves room for the machine's noise at that scale; the 5 ms
+# allowance keeps the room should the view get so fast that a scheduler hiccup is twice its time.
+MAX_VIEW_GROWTH = 2.0
+VIEW_ALLOWANCE_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,12 @@ def write_request_bound(result: SizeResult) -> int:
     return math.ceil((result.rows + result.rows_deleted) / BATCH_LIMIT) + result.lambda_invocations
 
 
-def check(sizes: list[SizeResult], concurrent: ConcurrentResult | None) -> list[Target]:
+def check(
+    sizes: list[SizeResult],
+    concurrent: ConcurrentResult | None,
+    parse: list[ParseResult] | None = None,
+    read: ReadPathResult | None = None,
+) -> list[Target]:
     largest = max(r.speeches for r in sizes)
     at_largest = [r for r in sizes if r.speeches == largest]
     targets = [_flat_orchestration(sizes), _write_requests(sizes)]
@@ -56,7 +73,52 @@ def check(sizes: list[SizeResult], concurrent: ConcurrentResult | None) -> list[
                 f"{concurrent.statuses}, {concurrent.exact} of {concurrent.sagas} with exact row counts",
             )
         )
+    if parse:
+        targets.append(_parse_time(parse))
+    if read is not None and read.sizes:
+        targets += [_read_ratio(read), _view_growth(read)]
     return targets
+
+
+def _parse_time(parse: list[ParseResult]) -> Target:
+    largest = max(r.text_bytes for r in parse)
+    over = [r for r in parse if r.median > MAX_PARSE_SECONDS]
+    slowest = max(parse, key=lambda r: r.median)
+    detail = f"slowest: {slowest.shape}, {slowest.median:.3f} s ({slowest.outcome})"
+    if over:
+        detail = f"{len(over)} of {len(parse)} shapes over: " + "; ".join(
+            f"{r.shape} {r.median:.3f} s ({r.outcome})" for r in over
+        )
+    return Target(
+        f"prepare_play <= {MAX_PARSE_SECONDS} s on every hostile text of up to {largest:,} bytes (median)",
+        not over,
+        detail,
+    )
+
+
+def _read_ratio(read: ReadPathResult) -> Target:
+    return Target(
+        f"GET /plays/{{id}}/fountain (load_play + render_fountain) <= {MAX_READ_RATIO} x its floor "
+        "at every size",
+        all(r.ratio <= MAX_READ_RATIO for r in read.sizes),
+        ", ".join(f"{r.speeches:,} speeches {r.ratio:.2f}" for r in read.sizes),
+    )
+
+
+def view_bound(read: ReadPathResult) -> float:
+    baseline = read.baseline_play_view_median
+    return max(MAX_VIEW_GROWTH * baseline, baseline + VIEW_ALLOWANCE_SECONDS)
+
+
+def _view_growth(read: ReadPathResult) -> Target:
+    largest = max(read.sizes, key=lambda r: r.speeches)
+    return Target(
+        f"GET /plays/{{id}} (play_view) at {largest.speeches:,} speeches <= {MAX_VIEW_GROWTH:g} x its "
+        f"time at {read.baseline_speeches} speech (or + {VIEW_ALLOWANCE_SECONDS * 1000:g} ms)",
+        largest.play_view_median <= view_bound(read),
+        f"{largest.play_view_median * 1000:.1f} ms against {read.baseline_play_view_median * 1000:.1f} ms, "
+        f"a bound of {view_bound(read) * 1000:.1f} ms",
+    )
 
 
 def _flat_orchestration(sizes: list[SizeResult]) -> Target:

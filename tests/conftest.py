@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,32 +25,43 @@ else:
     os.environ.pop("AWS_PROFILE", None)
 
 REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "tests" / "corpus"
+EXAMPLE_PLAY = REPO / "examples" / "the-last-keeper.fountain"
 
 
-def _samples_dir() -> Path:
-    """The shared samples, read in place: $FOUNTAIN_SAMPLES, ../shared beside the clone, or /work/shared."""
-    candidates = [REPO.parent / "shared" / "fountain-samples", Path("/work/shared/fountain-samples")]
-    if os.environ.get("FOUNTAIN_SAMPLES"):
-        candidates.insert(0, Path(os.environ["FOUNTAIN_SAMPLES"]))
-    return next((c for c in candidates if c.is_dir()), candidates[0])
+def corpus_text(name: str) -> str:
+    """A document of the project's own corpus (tests/corpus), by name without extension."""
+    return (CORPUS / f"{name}.fountain").read_text(encoding="utf-8")
 
 
-SAMPLES = _samples_dir()
+def example_text() -> str:
+    return EXAMPLE_PLAY.read_text(encoding="utf-8")
 
 
-def sample_text(name: str) -> str:
-    return (SAMPLES / name).read_text(encoding="utf-8")
+def _extra_samples_dir() -> Path | None:
+    """Fountain documents from other tools, used when present: $FOUNTAIN_SAMPLES, or
+    shared/fountain-samples beside the clone. The repository never depends on them."""
+    configured = os.environ.get("FOUNTAIN_SAMPLES")
+    candidate = Path(configured) if configured else REPO.parent / "shared" / "fountain-samples"
+    return candidate if candidate.is_dir() else None
 
 
-def all_samples() -> list[Path]:
-    return sorted(SAMPLES.glob("*/*.fountain"))
+EXTRA_SAMPLES = _extra_samples_dir()
 
 
-@pytest.fixture(scope="session")
-def samples() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.fail(f"the shared Fountain samples are missing at {SAMPLES} (set FOUNTAIN_SAMPLES)")
-    return SAMPLES
+def extra_samples() -> list[Any]:
+    """The extra corpus as test parameters, or one parameter skipped with the reason it is absent.
+
+    A run without the extra corpus reports these tests as skipped (never as passed), and no
+    test of the project's own corpus needs it.
+    """
+    if EXTRA_SAMPLES is None:
+        reason = "no extra corpus: set FOUNTAIN_SAMPLES to a folder of .fountain files to run these too"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-extra-corpus")]
+    return [
+        pytest.param(path, id=f"{path.parent.name}/{path.name}")
+        for path in sorted(EXTRA_SAMPLES.rglob("*.fountain"))
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -203,8 +203,9 @@ def _read_play(path: Path) -> str:
 
 
 def _create(args: argparse.Namespace, out: TextIO) -> int:
-    from fountain_saga.play.fountain_import import PlayRejected, parse_play
+    from fountain_saga.play.fountain_import import PlayRejected
     from fountain_saga.saga.faults import FaultPlan
+    from fountain_saga.saga.intake import prepare_play
 
     fault = None
     if args.fail_compensation is not None and args.fail_at is None:
@@ -222,7 +223,7 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(str(error), EXIT_USAGE) from None
     text = _read_play(args.file)
     try:
-        parse_play(text, args.title)  # reject before starting anything
+        prepared = prepare_play(text, args.title)  # reject before starting anything; parsed once
     except PlayRejected as error:
         raise CliError(f"{args.file}: {error}", EXIT_DATA) from None
 
@@ -232,7 +233,12 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
 
     with LocalAws(step_timeout_seconds=args.step_timeout) as aws:
         report = run_saga(
-            aws, text, title=args.title, fault=fault, on_step=None if args.json else _printer(out)
+            aws,
+            text,
+            title=args.title,
+            fault=fault,
+            on_step=None if args.json else _printer(out),
+            prepared=prepared,
         )
     if args.json:
         print(json.dumps(report.summary()), file=out)

@@ -12,7 +12,7 @@ from fountain_local.runtime import LocalAws
 from fountain_saga.entities.reader import COUNTED_KINDS, count_rows
 from fountain_saga.saga import ledger
 from fountain_saga.saga.faults import FaultPlan
-from fountain_saga.saga.intake import PlayRequest, start_play
+from fountain_saga.saga.intake import PlayRequest, PreparedPlay, start_play
 
 
 @dataclass
@@ -52,12 +52,13 @@ def run_saga(
     fault: FaultPlan | None = None,
     idempotency_key: str | None = None,
     on_step: Callable[[StepOutcome], None] | None = None,
+    prepared: PreparedPlay | None = None,
 ) -> SagaReport:
     """Start a saga and follow it to its end; the counts are read from the entity tables."""
     sfn = aws.client("stepfunctions")
     started = time.monotonic()
     play = start_play(
-        PlayRequest(text=text, title=title, idempotency_key=idempotency_key, fault=fault),
+        PlayRequest(text=text, title=title, idempotency_key=idempotency_key, fault=fault, prepared=prepared),
         state_machine_arn=aws.resources.state_machine_arn,
     )
     steps = []

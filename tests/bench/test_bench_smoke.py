@@ -1,25 +1,32 @@
 """The benchmark at toy sizes, in this process: the code `make bench` runs, kept from rotting.
 
-Timings at these sizes are all fixed cost, so the elapsed / floor target is left to `make bench`;
-every other target of issue 5 holds at any size and is checked here.
+Timings at these sizes are all fixed cost, so the targets on time are left to `make bench`; every
+other target holds at any size and is checked here, as are the outcomes the timed code must reach
+(the parse shapes' outcomes, the read path's text and counts).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench import report
-from bench.measure import PATHS
+from bench import parse_shapes, report
+from bench.measure import PATHS, Bench, BenchFailure
+from bench.parse_shapes import PREFIX, SHAPE_BYTES, SHAPES, Shape, measure_shape, shape_text
 from bench.playgen import PlayShape, generate_play
+from bench.read_path import store_play, time_floor, time_load_and_render, time_play_view
 from bench.run import BenchConfig, BenchOutcome, run_bench
-from fountain_saga.play.fountain_import import parse_play
+from fountain_saga.play.fountain_import import PlayRejected, PlayTooLarge, parse_play
+from fountain_saga.play.fountain_syntax import normalise
 
 SIZES = (20, 60)
+PARSE_BYTES = 64 * 1024
+READ_SIZES = (20,)
 SIZE_KEYS = {
     "speeches",
     "path",
@@ -37,7 +44,16 @@ SIZE_KEYS = {
 
 @pytest.fixture(scope="module")
 def outcome(local_aws: Any) -> BenchOutcome:
-    config = BenchConfig(sizes=SIZES, runs=1, concurrent_sagas=2, concurrent_speeches=SIZES[-1])
+    config = BenchConfig(
+        sizes=SIZES,
+        runs=1,
+        concurrent_sagas=2,
+        concurrent_speeches=SIZES[-1],
+        parse_bytes=PARSE_BYTES,
+        parse_runs=1,
+        read_sizes=READ_SIZES,
+        read_runs=1,
+    )
     return run_bench(config, aws=local_aws, progress=lambda _: None)
 
 
@@ -97,7 +113,7 @@ def test_results_are_written_in_the_issue_shape(outcome: BenchOutcome, tmp_path:
     paths = report.write_outputs(outcome.document, outcome.targets, tmp_path)
 
     document = json.loads(paths["json"].read_text())
-    assert set(document) == {"machine", "sizes", "concurrent", "costPerPlayUsd"}
+    assert set(document) == {"machine", "sizes", "concurrent", "parseShapes", "readPath", "costPerPlayUsd"}
     assert all(set(entry) == SIZE_KEYS for entry in document["sizes"])
     assert {entry["path"] for entry in document["sizes"]} == {"success", "rollback"}
     assert document["concurrent"]["allCompletedWithExactCounts"] is True
@@ -110,7 +126,83 @@ def test_results_are_written_in_the_issue_shape(outcome: BenchOutcome, tmp_path:
         assert play["usd"]["stepFunctions"] == pytest.approx(transitions_usd, abs=1e-7)
         assert play["usd"]["total"] >= sum(v for k, v in play["usd"].items() if k != "total") - 1e-6
     assert paths["plot"].read_bytes().startswith(b"\x89PNG")
-    assert "| 60 | rollback |" in paths["markdown"].read_text()
+    markdown = paths["markdown"].read_text()
+    assert "| 60 | rollback |" in markdown
+    assert [entry["shape"] for entry in document["parseShapes"]] == [shape.name for shape in SHAPES]
+    assert '| deep emphasis nesting ("\\*\\_" \\* n + "x" + "\\_\\*" \\* n) | 65,536 |' in markdown
+    assert [entry["speeches"] for entry in document["readPath"]["sizes"]] == list(READ_SIZES)
+    assert f"| 20 | {PlayShape.for_speeches(20).rows} |" in markdown
+
+
+def test_writes_are_priced_at_the_current_on_demand_rate(outcome: BenchOutcome) -> None:
+    prices = outcome.document["costPerPlayUsd"]["prices"]
+    assert prices["dynamodbOnDemandPerWriteRequestUnit"] == pytest.approx(0.625e-6)
+    assert "DynamoDB on-demand $0.625 per million write request units" in report.markdown(
+        outcome.document, outcome.targets
+    )
+
+
+# -- parse worst cases ----------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [SHAPE_BYTES, PARSE_BYTES])
+def test_every_shape_is_a_play_of_exactly_the_size(size: int) -> None:
+    for shape in SHAPES:
+        text = shape_text(shape, size)
+        assert text.startswith(PREFIX), shape.name
+        if shape.name.startswith(f"{parse_shapes.BLANK_LINES:,} blank lines"):
+            assert len(text.encode()) <= size and text.endswith("\nBOB\nHi.\n")
+        else:
+            assert len(text.encode()) == size, shape.name
+
+
+def test_every_shape_was_timed_with_its_outcome(outcome: BenchOutcome) -> None:
+    codes = {PlayRejected.code, PlayTooLarge.code}
+    assert [r.shape for r in outcome.parse] == [shape.name for shape in SHAPES]
+    for result in outcome.parse:
+        assert result.outcome == "accepted" or result.outcome in codes, result
+        assert bool(result.detail) == (result.outcome != "accepted"), result
+        assert len(result.seconds) == 1 and result.median > 0
+        assert result.text_bytes == len(shape_text(_shape(result.shape), PARSE_BYTES).encode())
+    assert _target(outcome, "prepare_play").name
+
+
+def test_a_parse_that_fails_otherwise_than_by_refusing_stops_the_benchmark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(_: str) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(parse_shapes, "prepare_play", broken)
+    with pytest.raises(BenchFailure, match="RecursionError"):
+        measure_shape(SHAPES[0], PARSE_BYTES, runs=1)
+
+
+# -- read path ------------------------------------------------------------------------------------
+def test_the_read_path_was_timed_on_each_stored_play(outcome: BenchOutcome) -> None:
+    read = outcome.read
+    assert read is not None and read.runs == 1
+    assert [r.speeches for r in read.sizes] == list(READ_SIZES)
+    for result in read.sizes:
+        assert result.rows == PlayShape.for_speeches(result.speeches).rows
+        assert result.text_bytes == len(normalise(generate_play(result.speeches)).encode())
+        timings = (result.load_render_seconds, result.floor_seconds, result.play_view_seconds)
+        assert all(len(seconds) == 1 and seconds[0] > 0 for seconds in timings)
+    assert read.baseline_speeches == 1 and len(read.baseline_play_view_seconds) == 1
+    assert _target(outcome, "render_fountain").name and _target(outcome, "play_view").name
+
+
+def test_a_read_that_gives_back_the_wrong_play_stops_the_benchmark(local_aws: Any) -> None:
+    with Bench(local_aws) as bench:
+        play = store_play(bench, 1)
+    time_load_and_render(play)
+    time_floor(play)
+    time_play_view(play)
+    with pytest.raises(BenchFailure, match="differs from the normalised text"):
+        time_load_and_render(replace(play, expected_text=play.expected_text + "\n"))
+    other = PlayShape.for_speeches(40)
+    with pytest.raises(BenchFailure, match="the floor read"):
+        time_floor(replace(play, shape=other))
+    with pytest.raises(BenchFailure, match="GET /plays"):
+        time_play_view(replace(play, shape=other))
 
 
 def test_the_readme_block_is_rewritten_and_nothing_else(outcome: BenchOutcome, tmp_path: Path) -> None:
@@ -128,3 +220,7 @@ def test_the_readme_block_is_rewritten_and_nothing_else(outcome: BenchOutcome, t
 
 def _target(outcome: BenchOutcome, name_part: str) -> Any:
     return next(t for t in outcome.targets if name_part in t.name)
+
+
+def _shape(name: str) -> Shape:
+    return next(shape for shape in SHAPES if shape.name == name)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fountain_local.cli import EXIT_DATA, EXIT_NO_INPUT, EXIT_USAGE, main
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import EXAMPLE_PLAY, REPO
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,17 +27,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_create_prints_a_json_summary_and_exits_0() -> None:
-    result = _cli("create", str(SAMPLES / "screenplain/The-Last-Birthday-Card.fountain"), "--json")
+    result = _cli("create", str(EXAMPLE_PLAY), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "COMPLETED"
-    assert summary["counts"] == {
-        "acts": 3,
-        "scenes": 49,
-        "characters": 12,
-        "dialogue": 134,
-        "transitions": 25,
-    }
+    assert summary["counts"] == {"acts": 2, "scenes": 4, "characters": 2, "dialogue": 17, "transitions": 2}
     assert summary["failedStep"] is None
     assert summary["stateTransitions"] == 17
     assert summary["elapsedSeconds"] > 0

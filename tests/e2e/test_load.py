@@ -9,16 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fountain_saga.play.fountain_import import parse_play
 from fountain_saga.topology import FORWARD_STEPS
-from tests.conftest import REPO, sample_text
+from tests.conftest import example_text
 from tests.e2e.conftest import Deployment
 
 SEED = 20261127
 SAGAS = 50
 PLAYS = [
-    sample_text("screenplain/Brick-and-Steel.fountain"),
-    sample_text("screenplain/simple.fountain"),
-    sample_text("reference/Dialogue.fountain"),
-    (REPO / "examples/the-last-keeper.fountain").read_text(encoding="utf-8"),
+    example_text(),
+    "INT. ROOM - DAY\n\nBOB\nHello.\n",
+    "INT. KITCHEN - NIGHT\n\nALICE\nWho's there?\n\nBOB (O.S.)\nMe.\n\nALICE\n(beat)\nWhich me?\n",
+    "Title: Small Hours\n\n# ACT ONE\n\nEXT. PIER - DAWN\n\nJOSÉ\nLa marea.\n\nCUT TO:\n\n"
+    "INT. BAR - DAY\n\nМАША\nДа.\n",
 ]
 NO_ROWS = dict.fromkeys(("script", "acts", "scenes", "characters", "dialogue", "transitions"), 0)
 
@@ -56,7 +57,7 @@ def test_fifty_concurrent_sagas_end_whole_or_without_a_row(deployment: Deploymen
 
 def test_ten_concurrent_requests_with_one_idempotency_key_make_one_play(deployment: Deployment) -> None:
     key = f"load-{uuid.uuid4()}"
-    text = sample_text("screenplain/dialogue.fountain")
+    text = "INT. ROOM - DAY\n\nALICE\nWho is it?\n\nBOB\nMe.\n"
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         responses = list(

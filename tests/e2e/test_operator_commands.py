@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import REPO, sample_text
+from tests.conftest import REPO
 from tests.e2e.conftest import Deployment
 
 
@@ -35,7 +35,7 @@ def _operator(deployment: Deployment, state_machine_arn: str, *args: str) -> sub
 def test_stuck_lists_nothing_once_every_saga_has_ended_and_resume_refuses_a_finished_play(
     deployment: Deployment,
 ) -> None:
-    created = deployment.post_play(sample_text("screenplain/simple.fountain"))
+    created = deployment.post_play("INT. ROOM - DAY\n\nBOB\nHello.\n")
     play_id = created.json()["playId"]
     execution = created.json()["executionArn"]
     machine = execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")

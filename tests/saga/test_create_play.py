@@ -7,33 +7,37 @@ from typing import Any
 
 import pytest
 
+from bench.playgen import generate_play
 from fountain_local.observer import history
 from fountain_local.saga_run import SagaReport, run_saga
 from fountain_saga.entities.reader import count_rows, load_play
+from fountain_saga.play.fountain_export import render_fountain
 from fountain_saga.play.fountain_import import parse_play
+from fountain_saga.play.fountain_syntax import normalise
 from fountain_saga.saga import ledger
 from fountain_saga.saga.faults import FaultPlan
 from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS
-from tests.conftest import sample_text
+from tests.conftest import example_text
 
-BIRTHDAY_CARD = "screenplain/The-Last-Birthday-Card.fountain"
 NO_ROWS = {"script": 0, "acts": 0, "scenes": 0, "characters": 0, "dialogue": 0, "transitions": 0}
 
 
 @pytest.fixture(scope="module")
 def completed(local_aws: Any) -> SagaReport:
-    return run_saga(local_aws, sample_text(BIRTHDAY_CARD))
+    return run_saga(local_aws, example_text())
 
 
 def test_a_play_is_stored_with_exact_counts(completed: SagaReport) -> None:
-    expected = parse_play(sample_text(BIRTHDAY_CARD)).counts()
+    expected = parse_play(example_text()).counts()
     assert completed.status == "COMPLETED"
     assert completed.execution_status == "SUCCEEDED"
     assert count_rows(completed.play_id) == {"script": 1, **expected}
 
 
-def test_the_stored_play_reads_back_as_the_parsed_play(completed: SagaReport) -> None:
-    assert load_play(completed.play_id) == parse_play(sample_text(BIRTHDAY_CARD))
+def test_the_stored_play_reads_back_as_the_parsed_play_and_its_very_text(completed: SagaReport) -> None:
+    stored = load_play(completed.play_id)
+    assert stored == parse_play(example_text())
+    assert stored is not None and render_fountain(stored) == normalise(example_text())
 
 
 def test_the_ledger_shows_every_step_succeeded(completed: SagaReport) -> None:
@@ -52,7 +56,7 @@ def test_a_failure_at_any_step_rolls_the_whole_play_back(
 ) -> None:
     before = count_rows(completed.play_id)
 
-    report = run_saga(local_aws, sample_text(BIRTHDAY_CARD), fault=FaultPlan(step=step))
+    report = run_saga(local_aws, example_text(), fault=FaultPlan(step=step))
 
     assert report.status == "ROLLED_BACK"
     assert count_rows(report.play_id) == NO_ROWS
@@ -80,8 +84,8 @@ def test_a_failure_at_any_step_rolls_the_whole_play_back(
 
 
 def test_state_stays_small_and_transitions_do_not_grow_with_the_play(local_aws: Any) -> None:
-    small = run_saga(local_aws, sample_text("screenplain/simple.fountain"))
-    large = run_saga(local_aws, sample_text("reference/Big-Fish.fountain"))
+    small = run_saga(local_aws, "INT. ROOM - DAY\n\nBOB\nHello.\n")
+    large = run_saga(local_aws, generate_play(800))  # about as many speeches as a feature film
     assert small.status == large.status == "COMPLETED"
     assert small.state_transitions == large.state_transitions
     sfn = local_aws.client("stepfunctions")
@@ -92,4 +96,4 @@ def test_state_stays_small_and_transitions_do_not_grow_with_the_play(local_aws: 
         for key, details in event.items()
         if key.endswith("EventDetails") and isinstance(details, dict)
     ]
-    assert max(payloads) < 4096  # a claim check, not the play (Big Fish is ~200 KB of text)
+    assert max(payloads) < 4096  # a claim check, not the play (~130 KB of text)

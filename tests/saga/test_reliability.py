@@ -23,9 +23,8 @@ from fountain_saga.saga.claim_check import stage_play
 from fountain_saga.saga.faults import FAULT_MODES, CompensationFault, FaultPlan
 from fountain_saga.saga.intake import execution_name
 from fountain_saga.saga.recovery import CannotResume, resume, stuck_sagas
-from tests.conftest import sample_text
+from tests.conftest import example_text
 
-PLAY = "screenplain/Brick-and-Steel.fountain"
 NO_ROWS = dict.fromkeys(("script", "acts", "scenes", "characters", "dialogue", "transitions"), 0)
 
 
@@ -54,7 +53,7 @@ def test_fault_matrix_every_step_every_mode_rolls_back_completely(
     # The state machine's step timeout, shortened so a hanging step is given up on in 1 s.
     monkeypatch.setenv(topology.STEP_TIMEOUT_ENV, "1")
 
-    report = run_saga(local_aws, sample_text(PLAY), fault=FaultPlan(step=step, mode=mode))  # type: ignore[arg-type]
+    report = run_saga(local_aws, example_text(), fault=FaultPlan(step=step, mode=mode))  # type: ignore[arg-type]
 
     assert report.status == "ROLLED_BACK"
     assert count_rows(report.play_id) == NO_ROWS
@@ -92,7 +91,7 @@ def _invoke(spec: topology.FunctionSpec, event: dict[str, Any]) -> dict[str, Any
 @pytest.mark.usefixtures("local_aws")
 @pytest.mark.parametrize("forward", topology.FORWARD_STEPS)
 def test_each_step_and_its_compensation_delivered_twice_act_once(forward: str) -> None:
-    play = parse_play(sample_text(PLAY))
+    play = parse_play(example_text())
     play_id = uuid.uuid4().hex
     event = {
         **_event(play_id, forward),
@@ -138,7 +137,7 @@ def test_a_compensation_that_fails_twice_is_retried_with_backoff_and_the_saga_ro
     before = len(local_aws.clock.sleeps)
     fault = FaultPlan(step="CreateDialogue", compensation=CompensationFault("DeleteActs", failures=2))
 
-    report = run_saga(local_aws, sample_text(PLAY), fault=fault)
+    report = run_saga(local_aws, example_text(), fault=fault)
 
     assert report.status == "ROLLED_BACK"
     assert count_rows(report.play_id) == NO_ROWS
@@ -155,7 +154,7 @@ def test_a_compensation_that_fails_twice_is_retried_with_backoff_and_the_saga_ro
 @pytest.fixture(scope="module")
 def compensation_failed(local_aws: LocalAws) -> SagaReport:
     fault = FaultPlan(step="CreateDialogue", compensation=CompensationFault("DeleteActs"))
-    return run_saga(local_aws, sample_text(PLAY), fault=fault)
+    return run_saga(local_aws, example_text(), fault=fault)
 
 
 def test_a_compensation_that_keeps_failing_ends_compensation_failed_loudly(
@@ -167,10 +166,11 @@ def test_a_compensation_that_keeps_failing_ends_compensation_failed_loudly(
     assert entry is not None
     stuck = ledger.compensation_failure_of(entry)
     assert stuck is not None and stuck["step"] == "DeleteActs" and stuck["error"] == "InjectedFault"
-    assert "1 acts rows of play" in stuck["cause"] and "not removed" in stuck["cause"]
+    acts = parse_play(example_text()).counts()["acts"]
+    assert f"{acts} acts rows of play" in stuck["cause"] and "not removed" in stuck["cause"]
     assert {v.name: v.status for v in ledger.step_views(entry)}["DeleteActs"] == "FAILED"
     # The rows DeleteActs could not remove are still there; the ones before it are gone.
-    assert count_rows(report.play_id) == {**NO_ROWS, "script": 1, "acts": 1}
+    assert count_rows(report.play_id) == {**NO_ROWS, "script": 1, "acts": acts}
     execution = _execution(local_aws, report.play_id)
     assert execution["status"] == "FAILED"
     assert execution["error"] == "DeleteActs.InjectedFault"
@@ -205,7 +205,7 @@ def test_an_operator_resumes_a_failed_compensation_and_it_cleans_up_completely(
 
 
 def test_a_completed_or_unknown_play_is_not_resumed(local_aws: LocalAws) -> None:
-    report = run_saga(local_aws, sample_text("screenplain/simple.fountain"))
+    report = run_saga(local_aws, "INT. ROOM - DAY\n\nBOB\nHello.\n")
     with pytest.raises(CannotResume, match="COMPLETED"):
         resume(report.play_id, state_machine_arn=local_aws.resources.state_machine_arn)
     with pytest.raises(CannotResume, match="no play"):

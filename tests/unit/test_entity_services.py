@@ -14,7 +14,7 @@ from fountain_saga.play.document import ENTITY_KINDS
 from fountain_saga.play.fountain_import import parse_play
 from fountain_saga.saga.claim_check import stage_play
 from fountain_saga.saga.faults import FaultPlan, InjectedFault
-from tests.conftest import sample_text
+from tests.conftest import example_text
 
 pytestmark = pytest.mark.usefixtures("local_aws")
 
@@ -29,7 +29,7 @@ STEP_OF = {
 
 
 def _request(fault: FaultPlan | None = None) -> StepRequest:
-    play = parse_play(sample_text("screenplain/Brick-and-Steel.fountain"))
+    play = parse_play(example_text())
     play_id = uuid.uuid4().hex
     ref = stage_play(play, play_id)
     counts = {"script": 1, **play.counts()}

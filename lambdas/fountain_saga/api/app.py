@@ -35,7 +35,7 @@ def create_play() -> Response[Any]:
     try:
         started = start_play(request)
     except PlayRejected as error:
-        raise ApiError(400, "invalid_play", str(error)) from None
+        raise ApiError(400, error.code, str(error)) from None
     except IdempotencyConflict as error:
         raise ApiError(409, "idempotency_conflict", str(error)) from None
     except FaultInjectionDisabled as error:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from fountain_saga.api.errors import ApiError
-from fountain_saga.entities.reader import COUNTED_KINDS, count_rows
+from fountain_saga.entities.reader import COUNTED_KINDS
 from fountain_saga.saga import ledger
 from fountain_saga.saga.ledger import LedgerRow
 
@@ -35,7 +35,7 @@ def play_view(row: LedgerRow) -> dict[str, Any]:
         "playId": row.play_id,
         "title": row.title,
         "status": row.status,
-        "counts": count_rows(row.play_id, COUNTED_KINDS),
+        "counts": ledger.recorded_counts(row, COUNTED_KINDS),
         "saga": saga,
         "createdAt": row.created_at,
         "updatedAt": row.updated_at,

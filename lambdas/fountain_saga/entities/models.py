@@ -38,10 +38,10 @@ def _meta(kind: str) -> MetaProtocol:
 
 class ElementMap(MapAttribute[str, Any]):
     kind = UnicodeAttribute()
-    text = UnicodeAttribute()
+    text = UnicodeAttribute()  # as written: markup, force marks, notes and boneyard included
     position = NumberAttribute()
+    gap = UnicodeAttribute(default="")  # what stood between the previous element and this one
     level = NumberAttribute(default=0)
-    forced = BooleanAttribute(default=False)
 
 
 class LineMap(MapAttribute[str, Any]):
@@ -70,7 +70,9 @@ class ScriptRow(EntityRow):
 
     title = UnicodeAttribute()
     title_page = ListAttribute(of=TitleFieldMap, attr_name="titlePage")
+    title_source = UnicodeAttribute(null=True, attr_name="titleSource")
     preamble = ListAttribute(of=ElementMap)
+    tail = UnicodeAttribute(default="")
     # PENDING until PublishPlay: readers ignore a PENDING script (the saga's semantic lock).
     status = UnicodeAttribute(default="PENDING")
 
@@ -81,6 +83,8 @@ class ActRow(EntityRow):
     Meta = _meta("acts")
 
     title = UnicodeAttribute(null=True)
+    source = UnicodeAttribute(null=True)
+    gap = UnicodeAttribute(default="")
     preamble = ListAttribute(of=ElementMap)
 
 
@@ -92,7 +96,8 @@ class SceneRow(EntityRow):
     act_seq = NumberAttribute(attr_name="actSeq")
     heading = UnicodeAttribute(null=True)
     number = UnicodeAttribute(null=True)
-    forced = BooleanAttribute(default=False)
+    source = UnicodeAttribute(null=True)
+    gap = UnicodeAttribute(default="")
     elements = ListAttribute(of=ElementMap)
 
 
@@ -112,11 +117,11 @@ class DialogueRow(EntityRow):
     scene_seq = NumberAttribute(attr_name="sceneSeq")
     position = NumberAttribute()
     character = UnicodeAttribute()
-    cue = UnicodeAttribute()
+    cue = UnicodeAttribute()  # the cue line as written
     extensions = ListAttribute(of=UnicodeAttribute)
     lines = ListAttribute(of=LineMap)
     dual = BooleanAttribute(default=False)
-    forced = BooleanAttribute(default=False)
+    gap = UnicodeAttribute(default="")
 
 
 class TransitionRow(EntityRow):
@@ -127,7 +132,8 @@ class TransitionRow(EntityRow):
     scene_seq = NumberAttribute(attr_name="sceneSeq")
     position = NumberAttribute()
     text = UnicodeAttribute()
-    forced = BooleanAttribute(default=False)
+    source = UnicodeAttribute()
+    gap = UnicodeAttribute(default="")
 
 
 ENTITY_MODELS: dict[str, type[EntityRow]] = {

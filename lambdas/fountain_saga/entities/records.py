@@ -1,4 +1,8 @@
-"""Staged records to table rows and back, through the pynamodb models."""
+"""Staged records to table rows and back, following the pynamodb models' attributes.
+
+The models are the schema; encoding and decoding walk a plan built from them once, so a step
+writing thousands of rows and a reader loading them never build a model instance per row.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import AttributeNullError
 
+from fountain_saga.entities.item_size import number_size, utf8_size
 from fountain_saga.entities.models import ENTITY_MODELS, EntityRow, TitleFieldMap
 
 Item = dict[str, dict[str, Any]]
 ValueEncoder = Callable[[Any], dict[str, Any]]
+ValueDecoder = Callable[[dict[str, Any]], Any]
 
 
 def row_from_record(kind: str, play_id: str, saga_id: str, record: dict[str, Any]) -> EntityRow:
@@ -51,6 +57,7 @@ def item_from_record(kind: str, play_id: str, saga_id: str, record: dict[str, An
 
 
 def record_from_row(row: EntityRow) -> dict[str, Any]:
+    """The record a model instance holds (the slow, obvious decoding ``record_from_item`` mirrors)."""
     record: dict[str, Any] = {}
     for name in row.get_attributes():
         value = getattr(row, name)
@@ -64,6 +71,11 @@ def record_from_row(row: EntityRow) -> dict[str, Any]:
     record.pop("play_id", None)
     record.pop("saga_id", None)
     return record
+
+
+def record_from_item(kind: str, item: Item) -> dict[str, Any]:
+    """The staged record a stored item holds: ``item_from_record`` undone, defaults filled in."""
+    return _decode_container(_decoding_plan(kind), item)
 
 
 def key_of(play_id: str, seq: int) -> dict[str, Any]:
@@ -133,3 +145,135 @@ def _encode_container(plan: tuple[_Field, ...], values: dict[str, Any]) -> Item:
 def _default(attribute: Attribute[Any]) -> Any:
     default = attribute.default
     return default() if callable(default) else default
+
+
+# -- decoding: the same plan, read backwards -------------------------------------------------------
+_Decoding = tuple[tuple[str, str, Any, ValueDecoder], ...]
+
+
+@cache
+def _decoding_plan(kind: str) -> _Decoding:
+    return _decoders(ENTITY_MODELS[kind].get_attributes(), skip=("play_id", "saga_id"))
+
+
+@cache
+def _map_decoding_plan(map_type: type[MapAttribute[str, Any]]) -> _Decoding:
+    return _decoders(map_type.get_attributes(), skip=())
+
+
+def _decoders(attributes: dict[str, Attribute[Any]], skip: tuple[str, ...]) -> _Decoding:
+    return tuple(
+        (name, attribute.attr_name, _default(attribute), _value_decoder(name, attribute))
+        for name, attribute in attributes.items()
+        if name not in skip
+    )
+
+
+def _number(value: dict[str, Any]) -> int | float:
+    text = value["N"]
+    number = float(text)
+    return int(number) if number.is_integer() and "e" not in text.lower() else number
+
+
+def _value_decoder(name: str, attribute: Attribute[Any]) -> ValueDecoder:
+    if isinstance(attribute, UnicodeAttribute):
+        return lambda value: value["S"]
+    if isinstance(attribute, NumberAttribute):
+        return _number
+    if isinstance(attribute, BooleanAttribute):
+        return lambda value: value["BOOL"]
+    if isinstance(attribute, ListAttribute):
+        element: Any = attribute.element_type
+        if name == "title_page":
+            return lambda values: [(v["M"]["key"]["S"], v["M"]["value"]["S"]) for v in values["L"]]
+        if _is_map(element):
+            plan = _map_decoding_plan(element)
+            return lambda values: [_decode_container(plan, v["M"]) for v in values["L"]]
+        if element is UnicodeAttribute:
+            return lambda values: [v["S"] for v in values["L"]]
+    raise TypeError(f"no item decoding for attribute {name} ({type(attribute).__name__})")
+
+
+def _decode_container(plan: _Decoding, item: Item) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, stored_name, default, decode in plan:
+        value = item.get(stored_name)
+        record[name] = default if value is None or "NULL" in value else decode(value)
+    return record
+
+
+# -- sizing: the same plan, measured by DynamoDB's item-size rules (see item_size) ----------------
+Sizer = Callable[[Any], int]
+_Sizing = tuple[tuple[str, int, Attribute[Any], Sizer], ...]
+
+
+def encoded_size(kind: str, play_id: str, saga_id: str, record: Any) -> int:
+    """``item_size(item_from_record(...))``, without building the item (the intake sizes every row).
+
+    ``record`` may also be the document's dataclass itself, whose fields are the record's.
+    """
+    fields = _fields(record)
+    values: dict[str, Any] = {**fields, "play_id": play_id, "saga_id": saga_id, "seq": fields.get("seq", 0)}
+    return _container_size(_sizing_plan(kind), values, nested=False)
+
+
+@cache
+def _sizing_plan(kind: str) -> _Sizing:
+    return _sizers(ENTITY_MODELS[kind].get_attributes())
+
+
+@cache
+def _map_sizing_plan(map_type: type[MapAttribute[str, Any]]) -> _Sizing:
+    return _sizers(map_type.get_attributes())
+
+
+def _sizers(attributes: dict[str, Attribute[Any]]) -> _Sizing:
+    return tuple(
+        (name, utf8_size(attribute.attr_name), attribute, _value_sizer(name, attribute))
+        for name, attribute in attributes.items()
+    )
+
+
+_LIST_OVERHEAD = 3  # a list or map: 3 bytes, and 1 more for each element
+
+
+def _value_sizer(name: str, attribute: Attribute[Any]) -> Sizer:
+    if isinstance(attribute, UnicodeAttribute):
+        return utf8_size
+    if isinstance(attribute, NumberAttribute):
+        return lambda value: number_size(str(value))
+    if isinstance(attribute, BooleanAttribute):
+        return lambda value: 1
+    if isinstance(attribute, ListAttribute):
+        element: Any = attribute.element_type
+        if name == "title_page":
+            plan = _map_sizing_plan(element)
+            return lambda pairs: (
+                _LIST_OVERHEAD
+                + sum(1 + _container_size(plan, {"key": k, "value": v}, nested=True) for k, v in pairs)
+            )
+        if _is_map(element):
+            plan = _map_sizing_plan(element)
+            return lambda values: (
+                _LIST_OVERHEAD + sum(1 + _container_size(plan, _fields(v), nested=True) for v in values)
+            )
+        if element is UnicodeAttribute:
+            return lambda values: _LIST_OVERHEAD + sum(1 + utf8_size(v) for v in values)
+    raise TypeError(f"no item size for attribute {name} ({type(attribute).__name__})")
+
+
+def _container_size(plan: _Sizing, values: dict[str, Any], *, nested: bool) -> int:
+    # A map nested in a list is a value: 3 bytes, and 1 for each of its attributes.
+    size = _LIST_OVERHEAD if nested else 0
+    for name, name_size, attribute, sizer in plan:
+        value = values[name] if name in values else _default(attribute)
+        if value is None:
+            if not attribute.null:
+                raise AttributeNullError(name)
+            continue
+        size += name_size + sizer(value) + (1 if nested else 0)
+    return size
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else vars(value)

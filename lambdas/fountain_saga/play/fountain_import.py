@@ -1,61 +1,64 @@
 """Fountain text in, a PlayDocument out.
 
-fountain-py does the tokenising; this module is the seam that keeps it replaceable, and it
-corrects what the library gets wrong for us: several cue extensions (``(V.O.) (CONT'D)``) are
-read from the source line, and the emphasis the library strips is put back as markup so the
-play can be rebuilt as it was written.
+``fountain_syntax`` reads the text into elements; this module gives them their place among the
+six entities (acts, scenes, characters, speeches, transitions, and the script that holds the
+title page and whatever stands before the first act). Each part keeps the exact text it came
+from and the text before it, so the document holds the whole play.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from fountain import ElementType, FountainElement, FountainParser
-
+from fountain_saga.play import fountain_syntax
 from fountain_saga.play.document import (
     Act,
     Character,
     Element,
     ElementKind,
     Line,
-    LineKind,
     PlayDocument,
     Scene,
     Script,
     Speech,
     Transition,
 )
+from fountain_saga.play.fountain_syntax import Reading, TitlePage, Token
 
-MAX_TEXT_CHARS = 2 * 1024 * 1024
-# A scene (with its action and notes) is one DynamoDB item, and items stop at 400 KB.
-MAX_ELEMENT_CHARS = 64 * 1024
-MAX_SCENE_CHARS = 300 * 1024
+MAX_TEXT_BYTES = 2 * 1024 * 1024
 MAX_TITLE_CHARS = 256
 # Each entity kind becomes that many rows in one step; 10,000 is nine Hamlets of speeches and
 # keeps a step well inside its Lambda timeout.
 MAX_ENTITIES_PER_KIND = 10_000
+UNTITLED = "Untitled"
+# A title as written may carry emphasis markers and escapes around its 256 characters; one much
+# longer is refused before its markup is read.
+_MAX_WRITTEN_TITLE_CHARS = 4 * MAX_TITLE_CHARS
+# Markers that would change how the rest of the text reads if a requested title carried them.
+_TITLE_FORBIDDEN = ("/*", "*/", "[[", "]]")
 
-_EXTENSION = re.compile(r"\(([^()]*)\)")
-_MARKERS = {"bold": "**", "italic": "*", "underline": "_", "bold_italic": "***"}
-_EMPHASIS = re.compile(r"(\*{1,3}|_)")
+
+# Lines that are not blank. A play of 2 MiB, the largest accepted, has about 40,000 (Big Fish,
+# 0.2 MB, has 2,776); reading costs time per line, so a text of nothing but tiny lines is
+# refused once it passes this many, before it costs the intake seconds.
+MAX_LINES = 100_000
 
 
 class PlayRejected(ValueError):
     """The text cannot become a play; the message says why in words a writer can act on."""
 
+    code = "invalid_play"
 
-@dataclass
-class _Cue:
-    name: str
-    extensions: list[str]
+
+class PlayTooLarge(PlayRejected):
+    """The play, or a part of it, is bigger than the saga can store."""
+
+    code = "play_too_large"
 
 
 @dataclass
 class _Builder:
-    source_lines: list[str]
+    reading: Reading
     acts: list[Act] = field(default_factory=list)
     scenes: list[Scene] = field(default_factory=list)
     speeches: list[Speech] = field(default_factory=list)
@@ -64,6 +67,14 @@ class _Builder:
     script_preamble: list[Element] = field(default_factory=list)
     headings: int = 0
     cursor: int = 0  # the position of the last element placed in the current scene
+    consumed: int = 0  # where the text placed so far ends
+
+    def take(self, token: Token) -> tuple[str, str]:
+        """The text between the last part and this token, and the token's own text."""
+        text = self.reading.text
+        gap, source = text[self.consumed : token.start], text[token.start : token.end]
+        self.consumed = token.end
+        return gap, source
 
     # -- structure -------------------------------------------------------------------------------
     def current_act(self) -> Act:
@@ -71,12 +82,18 @@ class _Builder:
             self.acts.append(Act(seq=0, title=None))
         return self.acts[-1]
 
-    def start_act(self, title: str) -> None:
-        self.acts.append(Act(seq=len(self.acts), title=title))
+    def start_act(self, token: Token) -> None:
+        gap, source = self.take(token)
+        self.acts.append(Act(seq=len(self.acts), title=token.label, source=source, gap=gap))
 
-    def start_scene(self, heading: str | None, number: str | None = None, forced: bool = False) -> Scene:
+    def start_scene(self, token: Token | None) -> Scene:
         act = self.current_act()
-        scene = Scene(seq=len(self.scenes), act_seq=act.seq, heading=heading, number=number, forced=forced)
+        if token is None:
+            scene = Scene(seq=len(self.scenes), act_seq=act.seq, heading=None)
+        else:
+            gap, source = self.take(token)
+            self.headings += 1
+            scene = Scene(len(self.scenes), act.seq, token.label, token.number, source, gap)
         self.scenes.append(scene)
         self.cursor = 0
         return scene
@@ -93,83 +110,81 @@ class _Builder:
         return self.cursor
 
     # -- content ---------------------------------------------------------------------------------
-    def add_element(self, kind: ElementKind, text: str, *, level: int = 0, forced: bool = False) -> None:
-        _check_size(text)
+    def add_element(self, kind: ElementKind, token: Token) -> None:
         scene = self.current_scene()
-        scene.elements.append(Element(kind, text, self.next_position(), level, forced))
+        gap, source = self.take(token)
+        scene.elements.append(Element(kind, source, self.next_position(), gap, token.level))
 
-    def add_marginal(self, kind: ElementKind, text: str, *, level: int = 0) -> None:
-        """Notes, sections and synopses don't open a scene: they stay where they stand."""
-        _check_size(text)
+    def add_marginal(self, kind: ElementKind, token: Token) -> None:
+        """Notes, sections, synopses and page breaks don't open a scene: they stay where they stand."""
         if not self.acts:
-            self.script_preamble.append(Element(kind, text, len(self.script_preamble), level))
+            gap, source = self.take(token)
+            self.script_preamble.append(Element(kind, source, len(self.script_preamble), gap, token.level))
             return
         act = self.acts[-1]
         if self.scenes and self.scenes[-1].act_seq == act.seq:
-            self.scenes[-1].elements.append(Element(kind, text, self.next_position(), level))
+            gap, source = self.take(token)
+            self.scenes[-1].elements.append(Element(kind, source, self.next_position(), gap, token.level))
         else:
-            act.preamble.append(Element(kind, text, len(act.preamble), level))
+            gap, source = self.take(token)
+            act.preamble.append(Element(kind, source, len(act.preamble), gap, token.level))
 
-    def add_transition(self, text: str, forced: bool) -> None:
+    def add_transition(self, token: Token) -> None:
         scene = self.current_scene()
+        gap, source = self.take(token)
         self.transitions.append(
-            Transition(len(self.transitions), scene.seq, self.next_position(), text, forced)
+            Transition(len(self.transitions), scene.seq, self.next_position(), token.label, source, gap)
         )
 
-    def add_speech(self, cue: FountainElement, lines: Iterable[FountainElement], dual: bool) -> None:
+    def add_speech(self, token: Token) -> None:
         scene = self.current_scene()
-        parsed = self._read_cue(cue)
-        name = parsed.name.upper()
-        if not name:
-            raise PlayRejected(f"line {cue.line_number}: a character cue has no name")
+        gap, _ = self.take(token)
+        text = self.reading.text
+        name = token.name.upper()
         if name not in self.characters:
             self.characters[name] = Character(len(self.characters), name)
-        speech_lines = [Line(_line_kind(el), _with_markup(el)) for el in lines]
-        for line in speech_lines:
-            _check_size(line.text)
         self.speeches.append(
             Speech(
                 seq=len(self.speeches),
                 scene_seq=scene.seq,
                 position=self.next_position(),
                 character=name,
-                cue=parsed.name,
-                extensions=parsed.extensions,
-                lines=speech_lines,
-                dual=dual,
-                forced=bool(cue.metadata.get("forced")),
+                cue=text[token.start : token.cue_end],
+                extensions=token.extensions,
+                lines=[Line(line.kind, text[line.start : line.end]) for line in token.lines],
+                dual=token.dual,
+                gap=gap,
             )
         )
 
-    def _read_cue(self, cue: FountainElement) -> _Cue:
-        # The library folds "(V.O.) (CONT'D)" into one mangled extension; the source line has it right.
-        raw = ""
-        if 0 < cue.line_number <= len(self.source_lines):
-            raw = self.source_lines[cue.line_number - 1].strip()
-        raw = raw.removeprefix("@").removesuffix("^").strip()
-        name = raw.split("(", 1)[0].strip()
-        if not raw or name.upper() != cue.text.strip().upper():
-            extension = cue.metadata.get("extension")
-            return _Cue(cue.text.strip(), [extension] if isinstance(extension, str) and extension else [])
-        return _Cue(name, [e.strip() for e in _EXTENSION.findall(raw[len(name) :]) if e.strip()])
+
+_MARGINAL: dict[str, ElementKind] = {
+    "note": "note",
+    "section": "section",
+    "synopsis": "synopsis",
+    "page_break": "page_break",
+}
+_SCENE_CONTENT: dict[str, ElementKind] = {"action": "action", "centered": "centered", "lyrics": "lyrics"}
 
 
 def parse_play(text: str, title: str | None = None) -> PlayDocument:
     """Parse Fountain text into a play; raise PlayRejected when it holds no play."""
-    if len(text) > MAX_TEXT_CHARS:
-        raise PlayRejected(f"the play is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}")
+    size = len(_utf8(text, "the text"))
+    if size > MAX_TEXT_BYTES:
+        raise PlayTooLarge(f"the play is {size:,} bytes long; the limit is {MAX_TEXT_BYTES:,} bytes")
     if "\x00" in text:
         raise PlayRejected("the text contains NUL characters: it looks like a binary file, not Fountain")
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if title is not None:
-        title = _clean_title(title)
-        if not title:
-            raise PlayRejected("title is empty")
-    document = FountainParser().parse(text)
-    builder = _Builder(source_lines=text.split("\n"))
-    for element in document.elements:
-        _consume(builder, element)
-    _demote_orphan_cues(builder)
+        title = _requested_title(title)
+    try:
+        reading = fountain_syntax.read(text, MAX_LINES)
+    except fountain_syntax.TooManyLines:
+        raise PlayTooLarge(
+            f"the play has more than {MAX_LINES:,} lines that are not blank; the limit is {MAX_LINES:,}"
+        ) from None
+    builder = _Builder(reading, consumed=reading.title_page.end if reading.title_page else 0)
+    for token in reading.tokens:
+        _place(builder, token)
     if builder.headings == 0 and not builder.speeches:
         raise PlayRejected(
             "the text has no scene heading (INT./EXT. ...) and no dialogue (a CHARACTER cue followed "
@@ -182,25 +197,11 @@ def parse_play(text: str, title: str | None = None) -> PlayDocument:
         "speeches": len(builder.speeches),
         "transitions": len(builder.transitions),
     }
-    for kind, size in sizes.items():
-        if size > MAX_ENTITIES_PER_KIND:
-            raise PlayRejected(f"the play has {size:,} {kind}; the limit is {MAX_ENTITIES_PER_KIND:,}")
-    for scene in builder.scenes:
-        size = sum(len(e.text) for e in scene.elements)
-        if size > MAX_SCENE_CHARS:
-            where = f"scene {scene.heading!r}" if scene.heading else f"scene {scene.seq + 1}"
-            raise PlayRejected(
-                f"{where} holds {size:,} characters of action and notes; the limit is {MAX_SCENE_CHARS:,}"
-            )
-    title_page = [(key, str(value)) for key, value in document.metadata.items()]
-    page_title = dict(title_page).get("title")
-    final_title = title or (_clean_title(page_title) if page_title else "") or "Untitled"
-    if len(final_title) > MAX_TITLE_CHARS:
-        raise PlayRejected(
-            f"the title is {len(final_title):,} characters long; the limit is {MAX_TITLE_CHARS}"
-        )
+    for kind, count in sizes.items():
+        if count > MAX_ENTITIES_PER_KIND:
+            raise PlayTooLarge(f"the play has {count:,} {kind}; the limit is {MAX_ENTITIES_PER_KIND:,}")
     return PlayDocument(
-        script=Script(title=final_title, title_page=title_page, preamble=builder.script_preamble),
+        script=_script(reading, title, builder),
         acts=builder.acts,
         scenes=builder.scenes,
         characters=list(builder.characters.values()),
@@ -209,128 +210,92 @@ def parse_play(text: str, title: str | None = None) -> PlayDocument:
     )
 
 
-def _consume(builder: _Builder, el: FountainElement) -> None:
-    kind = el.type
-    if kind is ElementType.SECTION and el.metadata.get("level") == 1:
-        builder.start_act(_with_markup(el))
-    elif kind is ElementType.SECTION:
-        level = el.metadata.get("level")
-        builder.add_marginal("section", _with_markup(el), level=level if isinstance(level, int) else 2)
-    elif kind is ElementType.SCENE_HEADING:
-        number = el.metadata.get("scene_number")
-        builder.headings += 1
-        builder.start_scene(
-            _with_markup(el), number if isinstance(number, str) else None, bool(el.metadata.get("forced"))
-        )
-    elif kind is ElementType.CHARACTER:
-        # The cue opens a speech; the dialogue and parenthetical elements after it fill it.
-        builder.add_speech(el, [], dual=False)
-    elif kind in (ElementType.DIALOGUE, ElementType.PARENTHETICAL) or (
-        kind is ElementType.LYRICS and _last_is_open_speech(builder)
-    ):
-        _append_line(builder, el)
-    elif kind is ElementType.DUAL_DIALOGUE:
-        left, right = el.dual_dialogue_columns()
-        builder.add_speech(left[0], left[1:], dual=True)
-        builder.add_speech(right[0], right[1:], dual=True)
-    elif kind is ElementType.TRANSITION:
-        builder.add_transition(_with_markup(el), bool(el.metadata.get("forced")))
-    elif kind is ElementType.ACTION and el.text.strip():
-        builder.add_element("action", _with_markup(el), forced=bool(el.metadata.get("forced")))
-    elif kind is ElementType.CENTERED:
-        builder.add_element("centered", _with_markup(el))
-    elif kind is ElementType.LYRICS:
-        builder.add_element("lyrics", _with_markup(el))
-    elif kind is ElementType.NOTE and _last_is_open_speech(builder):
-        builder.speeches[-1].lines.append(Line("note", el.text))  # a note inside a speech stays there
-    elif kind is ElementType.NOTE:
-        builder.add_marginal("note", el.text)
-    elif kind is ElementType.SYNOPSIS:
-        builder.add_marginal("synopsis", _with_markup(el))
-    elif kind is ElementType.PAGE_BREAK:
-        builder.add_marginal("page_break", "")
-    # BONEYARD and the title page carry nothing to store.
-
-
-def _demote_orphan_cues(builder: _Builder) -> None:
-    """A cue with no line after it is not a speech (fountain-py emits one): keep it as action.
-
-    Blank lines at either end of a speech carry nothing and cannot be written back as part of
-    it, so they go first.
-    """
-    for speech in builder.speeches:
-        lines = speech.lines
-        while lines and lines[0].kind == "dialogue" and not lines[0].text.strip():
-            lines.pop(0)
-        while lines and lines[-1].kind == "dialogue" and not lines[-1].text.strip():
-            lines.pop()
-    orphans = [s for s in builder.speeches if not s.lines]
-    if not orphans:
-        return
-    for orphan in orphans:
-        text = orphan.cue + "".join(f" ({e})" for e in orphan.extensions)
-        elements = builder.scenes[orphan.scene_seq].elements
-        elements.append(Element("action", text, orphan.position, forced=orphan.forced))
-        elements.sort(key=lambda e: e.position)
-    kept = [s for s in builder.speeches if s.lines]
-    builder.speeches = [dataclasses.replace(s, seq=i) for i, s in enumerate(kept)]
-    names = dict.fromkeys(s.character for s in builder.speeches)
-    builder.characters = {name: Character(i, name) for i, name in enumerate(names)}
-
-
-def _last_is_open_speech(builder: _Builder) -> bool:
-    scene = builder.scenes[-1] if builder.scenes else None
-    if not builder.speeches or scene is None:
-        return False
-    last = builder.speeches[-1]
-    return last.scene_seq == scene.seq and not last.dual and last.position == builder.cursor
-
-
-def _append_line(builder: _Builder, el: FountainElement) -> None:
-    if _last_is_open_speech(builder):
-        builder.speeches[-1].lines.append(Line(_line_kind(el), _with_markup(el)))
-        _check_size(el.text)
+def _place(builder: _Builder, token: Token) -> None:
+    kind = token.kind
+    if kind == "section" and token.level == 1:
+        builder.start_act(token)
+    elif kind == "heading":
+        builder.start_scene(token)
+    elif kind == "speech":
+        builder.add_speech(token)
+    elif kind == "transition":
+        builder.add_transition(token)
+    elif kind in _MARGINAL:
+        builder.add_marginal(_MARGINAL[kind], token)
     else:
-        builder.add_element("action", _with_markup(el))
+        builder.add_element(_SCENE_CONTENT[kind], token)
 
 
-def _line_kind(el: FountainElement) -> LineKind:
-    if el.type is ElementType.PARENTHETICAL:
-        return "parenthetical"
-    if el.type is ElementType.LYRICS:
-        return "lyrics"
-    return "dialogue"
+def _script(reading: Reading, requested: str | None, builder: _Builder) -> Script:
+    page = reading.title_page
+    fields = list(page.fields) if page else []
+    source = reading.text[page.start : page.end] if page else None
+    if requested is not None:
+        source, fields = _with_title(reading, page, requested)
+        title = requested
+    else:
+        written = page.value("title") if page else None
+        if written and len(written) > _MAX_WRITTEN_TITLE_CHARS:
+            raise PlayRejected(
+                f"the title page's title is {len(written):,} characters long; the limit is {MAX_TITLE_CHARS}"
+            )
+        title = _clean_title(written) if written else ""
+        title = title or UNTITLED
+        if len(title) > MAX_TITLE_CHARS:
+            raise PlayRejected(
+                f"the title page's title is {len(title):,} characters long; the limit is {MAX_TITLE_CHARS}"
+            )
+    return Script(
+        title=title,
+        title_page=fields,
+        title_source=source,
+        preamble=builder.script_preamble,
+        tail=reading.text[builder.consumed :],
+    )
 
 
-def _with_markup(el: FountainElement) -> str:
-    """The element's text with its emphasis written back as Fountain markup."""
-    if not el.formatting:
-        return el.text
-    events: list[tuple[int, int, int, str]] = []
-    for span in el.formatting:
-        marker = _MARKERS[span.format_type]
-        width = span.end - span.start
-        # At one position closers go before openers; outer spans open first and close last.
-        events.append((span.start, 1, -width, marker))
-        events.append((span.end, 0, width, marker))
-    events.sort()
-    out: list[str] = []
-    cursor = 0
-    for position, _, _, marker in events:
-        out.append(el.text[cursor:position])
-        out.append(marker)
-        cursor = position
-    out.append(el.text[cursor:])
-    return "".join(out)
+def _with_title(reading: Reading, page: TitlePage | None, title: str) -> tuple[str, list[tuple[str, str]]]:
+    """The title page with the requested title written in, and its fields."""
+    value = fountain_syntax.escape_plain(title)
+    if page is None:
+        return f"Title: {value}\n\n", [("Title", title)]
+    text = reading.text
+    index = next((i for i, (key, _) in enumerate(page.fields) if key.casefold() == "title"), None)
+    if index is None:
+        return f"Title: {value}\n" + text[page.start : page.end], [("Title", title), *page.fields]
+    key = page.fields[index][0]
+    start, end = page.spans[index]
+    fields = list(page.fields)
+    fields[index] = (key, title)
+    return text[page.start : start] + f"{key}: {value}" + text[end : page.end], fields
+
+
+def _utf8(text: str, what: str) -> bytes:
+    # JSON can smuggle in a lone surrogate ("\ud800"), which no table or file can store.
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise PlayRejected(
+            f"{what} holds U+{ord(text[error.start]):04X} at character {error.start:,}, half of a "
+            "surrogate pair and not a character; send the text as valid Unicode"
+        ) from None
+
+
+def _requested_title(raw: str) -> str:
+    _utf8(raw, "the title")
+    title = " ".join(raw.split())
+    if not title:
+        raise PlayRejected("title is empty")
+    if len(title) > MAX_TITLE_CHARS:
+        raise PlayRejected(f"the title is {len(title):,} characters long; the limit is {MAX_TITLE_CHARS}")
+    marker = next((m for m in _TITLE_FORBIDDEN if m in title), None)
+    if marker:
+        raise PlayRejected(
+            f"the title contains {marker!r}, which Fountain reads as the start or end of a note or "
+            "comment; leave it out"
+        )
+    return title
 
 
 def _clean_title(raw: str) -> str:
-    return " ".join(_EMPHASIS.sub("", raw).split())
-
-
-def _check_size(text: str) -> None:
-    if len(text) > MAX_ELEMENT_CHARS:
-        raise PlayRejected(
-            f"an element of {len(text):,} characters starting {text[:40]!r} is longer than the "
-            f"{MAX_ELEMENT_CHARS:,} a single line or paragraph may hold"
-        )
+    return " ".join(fountain_syntax.plain(raw).split())

@@ -12,17 +12,18 @@ import hashlib
 import json
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import boto3
 
+from fountain_saga.entities.storable import check_storable
 from fountain_saga.play.document import PlayDocument
 from fountain_saga.play.fountain_import import parse_play
 from fountain_saga.saga import ledger
-from fountain_saga.saga.claim_check import stage_play
+from fountain_saga.saga.claim_check import encode_records, stage_play
 from fountain_saga.saga.faults import FaultPlan, injection_enabled
 from fountain_saga.topology import STATE_MACHINE_ARN_ENV, STEP_TIMEOUT_ENV, step_timeout_seconds
 
@@ -36,11 +37,28 @@ class IdempotencyConflict(Exception):
 
 
 @dataclass(frozen=True)
+class PreparedPlay:
+    """A text parsed and checked to fit the tables: what the intake stages."""
+
+    document: PlayDocument
+    payloads: dict[str, bytes]  # each entity kind's staged records, as JSON
+
+
+def prepare_play(text: str, title: str | None = None) -> PreparedPlay:
+    """Parse the text and check every row fits; raise PlayRejected (or PlayTooLarge) if not."""
+    document = parse_play(text, title)
+    check_storable(document)
+    return PreparedPlay(document, encode_records(document))
+
+
+@dataclass(frozen=True)
 class PlayRequest:
     text: str
     title: str | None = None
     idempotency_key: str | None = None
     fault: FaultPlan | None = None
+    # The same text and title already prepared (the CLI checks a file before starting anything).
+    prepared: PreparedPlay | None = field(default=None, compare=False, repr=False)
 
     def digest(self) -> str:
         canonical = json.dumps(
@@ -84,12 +102,17 @@ def now_iso() -> str:
 
 
 def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) -> StartedPlay:
-    """Start the create-play saga; raise PlayRejected, IdempotencyConflict or FaultInjectionDisabled."""
+    """Start the create-play saga; raise PlayRejected, IdempotencyConflict or FaultInjectionDisabled.
+
+    A play that could not be stored (PlayTooLarge, a PlayRejected) is refused here, before any
+    ledger entry, staged object or execution exists.
+    """
     if request.fault is not None and not injection_enabled():
         raise FaultInjectionDisabled(
             "fault injection is disabled in this deployment; remove the X-Fountain-Fail-At header"
         )
-    play = parse_play(request.text, request.title)
+    prepared = request.prepared or prepare_play(request.text, request.title)
+    play = prepared.document
     state_machine_arn = state_machine_arn or os.environ[STATE_MACHINE_ARN_ENV]
     play_id = play_id_for(request.idempotency_key)
     name = execution_name(play_id)
@@ -119,7 +142,7 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
         ) from conflict
     if not created and entry.play_prefix:
         return StartedPlay(play_id, arn, entry.status, entry.title, counts, replayed=True)
-    ref = stage_play(play, play_id)
+    ref = stage_play(play, play_id, payloads=prepared.payloads)
     saga_input = {
         "playId": play_id,
         "play": ref.to_event(),

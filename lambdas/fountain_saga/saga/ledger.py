@@ -17,7 +17,7 @@ from pynamodb.exceptions import PutError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS, LEDGER_TABLE, aws_region
+from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS, LEDGER_TABLE, SAGA_FUNCTIONS, aws_region
 
 SagaStatus = Literal["RUNNING", "COMPLETED", "COMPENSATING", "ROLLED_BACK", "COMPENSATION_FAILED"]
 SAGA_STATUSES: tuple[SagaStatus, ...] = (
@@ -178,6 +178,28 @@ def plain(value: Any) -> dict[str, Any]:
     if isinstance(value, MapAttribute):
         value = value.as_dict()
     return {k: (plain(v) if isinstance(v, (MapAttribute, dict)) else v) for k, v in dict(value).items()}
+
+
+def recorded_counts(row: LedgerRow, kinds: tuple[str, ...]) -> dict[str, int | None]:
+    """The rows of each kind the play has now, from what each step recorded: no table is read.
+
+    A kind counts the rows its create step recorded, or none once its compensation ran. Only a
+    step that failed part-way leaves rows nobody recorded: that kind is None until compensated.
+    """
+    recorded = plain(row.steps)
+    counts: dict[str, int | None] = {}
+    for kind in kinds:
+        forward = next(f.name for f in SAGA_FUNCTIONS if f.service == kind and f.name in COMPENSATIONS)
+        done, undone = recorded.get(forward) or {}, recorded.get(COMPENSATIONS[forward]) or {}
+        if undone.get("status") == "COMPENSATED":
+            counts[kind] = 0
+        elif done.get("status") == "SUCCEEDED" and done.get("rows") is not None:
+            counts[kind] = int(done["rows"])
+        elif done.get("status") == "FAILED":
+            counts[kind] = None
+        else:
+            counts[kind] = 0
+    return counts
 
 
 def failure_of(row: LedgerRow) -> dict[str, Any] | None:
