@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PY_STAMP := $(VENV)/.installed
+# Serving needs only the local runtime (the `local` extra); testing needs everything (`dev`).
+LOCAL_STAMP := $(VENV)/.installed-local
 NODE_STAMP := node_modules/.installed
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -21,18 +23,26 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@ $(LOCAL_STAMP)
+
+$(LOCAL_STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[local]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The API on http://127.0.0.1:3000 and the local AWS on http://127.0.0.1:4566, until Ctrl-C.
-run: setup
-	$(BIN)/fountain-saga serve
+# The API on http://127.0.0.1:$(PORT) and the local AWS on http://127.0.0.1:$(AWS_PORT), until Ctrl-C.
+PORT ?= 3000
+AWS_PORT ?= 4566
+run: $(LOCAL_STAMP)
+	$(BIN)/fountain-saga serve --port $(PORT) --aws-port $(AWS_PORT)
 
 # One saga, start to end, shown step by step.
-demo: setup
+demo: $(LOCAL_STAMP)
 	$(BIN)/fountain-saga create examples/the-last-keeper.fountain
 
 # The end-to-end suite; against a deployment with FOUNTAIN_API_URL=... (see README), else a local server.
@@ -67,7 +77,7 @@ clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache
 
 # --- Deploying (README, "Deploy to AWS") ----------------------------------------------------------
-.PHONY: synth diagram localstack-deploy
+.PHONY: synth diagram openapi localstack-deploy
 
 # The CDK app synthesized into cdk.out/, offline: no AWS call, no Docker. The dependencies layer is
 # pip-installed on first use and reused until its requirements change. CDK_ARGS="-c stage=prod".
@@ -77,6 +87,10 @@ synth: setup
 # README's saga diagram, regenerated from statemachine/create_play.asl.json.
 diagram: setup
 	PYTHONPATH=infra $(PY) -m fountain_infra.asl_diagram README.md
+
+# docs/openapi.json, regenerated from the API's routes (a test fails when it is stale).
+openapi: setup
+	$(PY) -m fountain_saga.api.contract docs/openapi.json
 
 # The dev stack (fault injection on, for the e2e suite) deployed to a LocalStack you run yourself:
 # `docker compose -f docker-compose.localstack.yml up -d`. It needs Docker and a LocalStack auth
@@ -92,5 +106,6 @@ localstack-deploy: setup
 	./node_modules/.bin/cdklocal deploy Fountain-dev -c stage=dev -c faultInjection=true \
 	    --require-approval never --outputs-file $(LOCALSTACK_OUTPUTS)
 	@$(PY) -c 'import json; o = json.load(open("$(LOCALSTACK_OUTPUTS)"))["Fountain-dev"]; \
-	    print("make e2e FOUNTAIN_API_URL=" + o["ApiUrl"] + " FOUNTAIN_AWS_ENDPOINT_URL=$(LOCALSTACK_URL)" \
+	    print("AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1" \
+	          + " make e2e FOUNTAIN_API_URL=" + o["ApiUrl"] + " FOUNTAIN_AWS_ENDPOINT_URL=$(LOCALSTACK_URL)" \
 	          + " FOUNTAIN_TABLE_NAMES=\x27" + o["TableNames"] + "\x27")'

@@ -14,6 +14,10 @@ from bench.probes import write_units
 from fountain_saga.topology import LEDGER_TABLE, function
 
 REGION = "us-east-1"
+# Every price the estimate uses, in one place, as the AWS pricing pages listed them on that day
+# (aws.amazon.com/step-functions/pricing, /lambda/pricing, /dynamodb/pricing/on-demand,
+# /s3/pricing, /eventbridge/pricing). Check them again and move the date when you change one.
+PRICES_CHECKED = "2026-11-29"
 PRICES_USD: dict[str, float] = {
     "stepFunctionsStandardPerStateTransition": 0.025 / 1000,
     "lambdaPerGbSecond": 0.0000166667,

@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench.costs import ASSUMPTIONS, PRICES_USD, REGION, cost_per_play
+from bench.costs import ASSUMPTIONS, PRICES_CHECKED, PRICES_USD, REGION, cost_per_play
 from bench.measure import FAIL_AT, ConcurrentResult, SizeResult
 from bench.parse_shapes import PREFIX, ParseResult
 from bench.playgen import SEED
@@ -153,6 +153,7 @@ def results_document(
         "readPath": read_path_entry(read) if read else {},
         "costPerPlayUsd": {
             "region": REGION,
+            "pricesChecked": PRICES_CHECKED,
             "prices": PRICES_USD,
             "assumptions": list(ASSUMPTIONS),
             "plays": [cost_per_play(r) for r in sizes],
@@ -270,7 +271,8 @@ def _cost_breakdown(document: dict[str, Any]) -> str:
     block = document["costPerPlayUsd"]
     prices = block["prices"]
     lines = [
-        f"**Estimated AWS cost per play** ({block['region']}; Step Functions Standard "
+        f"**Estimated AWS cost per play** ({block['region']}, list prices checked {block['pricesChecked']}; "
+        "Step Functions Standard "
         f"${prices['stepFunctionsStandardPerStateTransition'] * 1000:.3f} per 1,000 state transitions, "
         f"Lambda ${prices['lambdaPerGbSecond']:.10f} per GB-second and "
         f"${prices['lambdaPerRequest'] * 1_000_000:.2f} per million requests, DynamoDB on-demand "

@@ -28,9 +28,34 @@ CORS_HEADERS = [
 ]
 # What POST /plays accepts (the function answers 415 for anything else).
 BODY_MEDIA_TYPES = ("application/json", "text/plain")
-# Errors API Gateway answers itself (denied signature, throttling, bad parameters) take the
-# API's own error shape, so a client parses one format whoever answered.
-ERROR_TEMPLATE = '{"error": {"code": "$context.error.responseType", "message": $context.error.messageString}}'
+# Errors API Gateway answers itself take the API's own error shape, compact like every body the
+# function writes, so a client parses one format whoever answered. The code is a stable one of the
+# API's (lower case, like the function's); $context.error.messageString is a quoted JSON string.
+# A gateway response template only substitutes variables (no VTL), hence a template per type.
+GATEWAY_ERROR_CODES: dict[str, str] = {
+    "REQUEST_TOO_LARGE": "body_too_large",  # over API Gateway's 10 MB
+    "MISSING_AUTHENTICATION_TOKEN": "missing_authentication",  # no SigV4 signature
+    "INVALID_SIGNATURE": "invalid_signature",
+    "EXPIRED_TOKEN": "expired_token",
+    "ACCESS_DENIED": "access_denied",  # signed, but the principal may not invoke the API
+    "UNAUTHORIZED": "unauthorized",
+    "THROTTLED": "throttled",  # over the stage's rate or burst
+    "QUOTA_EXCEEDED": "quota_exceeded",
+    "BAD_REQUEST_PARAMETERS": "invalid_parameters",
+    "BAD_REQUEST_BODY": "invalid_body",
+    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",
+    "RESOURCE_NOT_FOUND": "not_found",
+    "INTEGRATION_TIMEOUT": "integration_timeout",  # the function ran past 29 s
+    "INTEGRATION_FAILURE": "integration_failure",
+    "API_CONFIGURATION_ERROR": "internal_error",
+    # Any other type API Gateway may add: its name, as it calls it.
+    "DEFAULT_4XX": "$context.error.responseType",
+    "DEFAULT_5XX": "$context.error.responseType",
+}
+
+
+def error_template(code: str) -> str:
+    return '{"error":{"code":"' + code + '","message":$context.error.messageString}}'
 
 
 class Api(Construct):
@@ -90,11 +115,11 @@ class Api(Construct):
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             default_cors_preflight_options=cors,
         )
-        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+        for response_type, code in GATEWAY_ERROR_CODES.items():
             self.rest_api.add_gateway_response(
-                f"Gateway{response_type.response_type}",
-                type=response_type,
-                templates={"application/json": ERROR_TEMPLATE},
+                f"Gateway{response_type}",
+                type=apigw.ResponseType.of(response_type),
+                templates={"application/json": error_template(code)},
             )
         # Parameters only: the function validates bodies (see the APIG2 acknowledgement below).
         validator = self.rest_api.add_request_validator(
@@ -116,7 +141,13 @@ class Api(Construct):
             {f"method.request.querystring.{name}": False for name in ("status", "limit", "nextToken")},
         )
         route(play, "GET", {"method.request.path.playId": True})
-        route(play.add_resource("fountain"), "GET", {"method.request.path.playId": True})
+        fountain = play.add_resource("fountain")
+        route(fountain, "GET", {"method.request.path.playId": True})
+        # Any other method on a route's path reaches the function too, which answers 405 with Allow
+        # (and HEAD as GET); without it API Gateway would answer 403 "Missing Authentication Token".
+        route(plays, "ANY", {})
+        route(play, "ANY", {"method.request.path.playId": True})
+        route(fountain, "ANY", {"method.request.path.playId": True})
         # Any other path reaches the function too, which answers the API's JSON 404; without it
         # API Gateway would answer 403 "Missing Authentication Token" for an unknown path.
         route(self.rest_api.root.add_resource("{proxy+}"), "ANY", {"method.request.path.proxy": True})

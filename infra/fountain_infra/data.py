@@ -72,6 +72,7 @@ class Data(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             deletion_protection=settings.is_prod,
             removal_policy=settings.removal_policy,
+            time_to_live_attribute=spec.ttl_attribute,
         )
         for index in spec.indexes:
             # The local runtime projects the same (runtime.table_definition): same reads either way.

@@ -15,6 +15,12 @@ from typing import Literal
 STATE_MACHINE_FILE = Path(__file__).resolve().parents[2] / "statemachine" / "create_play.asl.json"
 STATE_MACHINE_NAME = "fountain-create-play"
 STAGING_BUCKET_ENV = "STAGING_BUCKET"
+# The stage the local server reports in its API Gateway events; no deployment may be named so
+# (infra's Settings allows dev and prod), which is how the API knows it is served at the root.
+LOCAL_STAGE = "local"
+# The Secrets Manager secret whose value keys the HMAC of the API's page tokens (nextToken).
+# Empty locally: the API then draws a random key per process.
+PAGE_TOKEN_SECRET_ENV = "PAGE_TOKEN_SECRET_ARN"
 # Staged plays live under this prefix; the bucket's lifecycle rule and grants name it too.
 STAGING_PREFIX = "plays/"
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
@@ -38,6 +44,10 @@ FORWARD_STEPS = (
     "CreateTransitions",
     "PublishPlay",
 )
+# The errors a step's handler raises (every other exception is logged and raised as StepFailed):
+# their messages are meant for clients, and the state machine keeps only the message of the
+# Lambda error envelope, never its stack trace.
+HANDLER_ERRORS = ("InjectedFault", "TransientStoreError", "InvalidStepRequest", "ScriptMissing", "StepFailed")
 # Each forward step's compensation; the chain runs them in reverse order.
 COMPENSATIONS = {
     "CreateScript": "DeleteScript",
@@ -72,6 +82,9 @@ class TableSpec:
     partition_key: KeySpec
     sort_key: KeySpec | None = None
     indexes: tuple[IndexSpec, ...] = ()
+    # DynamoDB's TTL attribute: items whose epoch-seconds value has passed get deleted (eventually:
+    # readers must treat them as gone themselves).
+    ttl_attribute: str | None = None
 
     @property
     def env_var(self) -> str:
@@ -107,7 +120,10 @@ LEDGER_TABLE = TableSpec(
         ),
     ),
 )
-TABLES: tuple[TableSpec, ...] = (*ENTITY_TABLES.values(), LEDGER_TABLE)
+# Each caller's Idempotency-Key, hashed with the caller, and the play it was first used for; kept
+# 24 hours, as Stripe keeps its keys.
+IDEMPOTENCY_TABLE = TableSpec("idempotency", KeySpec("key", "S"), ttl_attribute="expiresAt")
+TABLES: tuple[TableSpec, ...] = (*ENTITY_TABLES.values(), LEDGER_TABLE, IDEMPOTENCY_TABLE)
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,7 @@ class FunctionSpec:
     writes_staging: bool = False
     starts_saga: bool = False
     describes_executions: bool = False  # reads the saga executions' status (DescribeExecution)
+    signs_page_tokens: bool = False  # reads the page-token key secret (GetSecretValue)
     timeout_seconds: int = 120
     memory_mb: int = 1024
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -137,6 +154,7 @@ class FunctionSpec:
         *,
         fault_injection: bool,
         state_machine_arn: str = "",
+        page_token_secret_arn: str = "",
     ) -> dict[str, str]:
         env = {
             "POWERTOOLS_SERVICE_NAME": self.service,
@@ -150,6 +168,8 @@ class FunctionSpec:
         if self.starts_saga:
             env[STATE_MACHINE_ARN_ENV] = state_machine_arn
             env[STEP_TIMEOUT_ENV] = str(step_timeout_seconds())
+        if self.signs_page_tokens:
+            env[PAGE_TOKEN_SECRET_ENV] = page_token_secret_arn
         return env
 
     @property
@@ -192,10 +212,11 @@ API_FUNCTION = FunctionSpec(
     "Api",
     "fountain_saga.api.handlers.handler",
     "api",
-    writes=("ledger",),
+    writes=("ledger", "idempotency"),
     reads=tuple(ENTITY_TABLES),
     writes_staging=True,
     starts_saga=True,
+    signs_page_tokens=True,
     timeout_seconds=29,  # API Gateway's integration timeout
     memory_mb=1024,
 )

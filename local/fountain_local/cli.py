@@ -1,7 +1,21 @@
-"""``fountain-saga``: run the create-play saga on the local runtime.
+"""``fountain-saga``: run one create-play saga locally, serve the API, and operate sagas.
 
-Exit codes: 0 COMPLETED, 1 ROLLED_BACK, 2 COMPENSATION_FAILED; 64 bad usage (such as an unknown
-step), 65 the file holds no play or is not UTF-8, 66 the file cannot be read, 69 a port is in use.
+Exit codes (README, "Run one saga from the command line"):
+
+    0    create: the saga COMPLETED; any other command: done
+    1    create: the saga ROLLED_BACK
+    2    create: the saga ended COMPENSATION_FAILED
+    64   bad usage: an unknown option or step, or an invalid number, port, host or play id
+    65   the file is not UTF-8, holds no play, or is larger than the API accepts (2 MiB);
+         resume: the saga has nothing to resume
+    66   the file cannot be read: missing, unreadable, or not a regular file
+    69   serve: a port is in use
+    75   stuck, resume: the AWS endpoint cannot be reached
+    77   stuck, resume: no AWS credentials, or AWS refuses them
+    78   stuck, resume: the ledger table or the state machine does not exist there
+    130  interrupted by Ctrl-C (143 by SIGTERM)
+
+Every error is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,23 +23,56 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
+import signal
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+if TYPE_CHECKING:
+    from fountain_local.server import ServeOptions
 
 EXIT_BY_STATUS = {"COMPLETED": 0, "ROLLED_BACK": 1, "COMPENSATION_FAILED": 2}
 EXIT_USAGE = 64
 EXIT_DATA = 65
 EXIT_NO_INPUT = 66
 EXIT_UNAVAILABLE = 69
+EXIT_UNREACHABLE = 75
+EXIT_NO_PERMISSION = 77
+EXIT_CONFIG = 78
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_STEP_TIMEOUT = 99_999_999  # Step Functions' own bound on TimeoutSeconds
+MAX_OLDER_THAN_MINUTES = 10 * 365 * 24 * 60
+MAX_PROGRESS_SECONDS = 3600
+# Errors AWS answers for credentials it does not accept (missing ones fail before any request).
+CREDENTIAL_ERRORS = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "MissingAuthenticationToken",
+        "UnrecognizedClientException",
+    }
+)
+NOT_FOUND_ERRORS = frozenset({"ResourceNotFoundException", "StateMachineDoesNotExist"})
 
 
 class _Parser(argparse.ArgumentParser):
-    # argparse exits 2 on bad usage, which would read as COMPENSATION_FAILED.
+    # argparse exits 2 on bad usage, which would read as COMPENSATION_FAILED, and prints the usage
+    # block first; one line that points at --help is the whole error.
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 class CliError(Exception):
@@ -34,13 +81,92 @@ class CliError(Exception):
         self.code = code
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is, with its own exit code."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fountain-saga")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+# --- argument types: each refuses what it cannot use with one line --------------------------------
+
+
+def _whole(low: int, high: int, what: str) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        # Digits only: int() would also take "+5", "1_000", " 7" and other scripts' digits.
+        digits = text.isascii() and text.isdigit() and len(text) <= len(str(high))
+        if not digits or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} from {low:,} to {high:,}")
+        return int(text)
+
+    return convert
+
+
+def _number(above: float, high: float, what: str, *, inclusive: bool) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        low_ok = value >= above if inclusive else value > above
+        if not math.isfinite(value) or not low_ok or value > high:
+            bound = "from" if inclusive else "above"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} {bound} {above:g} up to {high:,.0f}")
+        return value
+
+    return convert
+
+
+def _play_id(text: str) -> str:
+    from fountain_saga.entities.service import PLAY_ID_PATTERN
+
+    if not PLAY_ID_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a play id: 32 lowercase hexadecimal digits, as POST /plays returns"
+        )
+    return text
+
+
+_port = _whole(1, 65535, "a port")
+_seconds = _whole(1, MAX_STEP_TIMEOUT, "a whole number of seconds")
+_timeout = _whole(1, 3600, "a whole number of seconds")
+
+
+def _log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a log level; one of {', '.join(LOG_LEVELS)}")
+    return text.upper()
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]  # str.capitalize would lower "HTTP API" and "AWS"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fountain_saga.topology import FORWARD_STEPS
 
-    parser = _Parser(prog="fountain-saga", description="Fountain plays stored by an orchestrated saga.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    create = commands.add_parser("create", help="run one create-play saga on the local runtime")
-    create.add_argument("file", type=Path, help="a Fountain file")
+    parser = _Parser(
+        prog="fountain-saga",
+        description="Fountain plays stored by an orchestrated saga: run one saga locally, serve the API "
+        "on a local AWS, or find and resume sagas that did not end on their own.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    text = "run one create-play saga on an in-process local AWS and show each step as it ends"
+    create = commands.add_parser(
+        "create",
+        help=text,
+        description=f"{_sentence(text)}: its retries, a line every --progress-every seconds for a "
+        "step that runs long, and a summary. Nothing is kept once it ends.",
+    )
+    create.add_argument("file", type=Path, help="a Fountain file (UTF-8, at most 2 MiB)")
     create.add_argument("--title", help="override the title page's title")
     create.add_argument(
         "--fail-at",
@@ -60,18 +186,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="also make compensation STEP fail, its first N attempts (retried with backoff) or every one",
     )
     create.add_argument(
-        "--step-timeout", type=int, metavar="SECONDS", help="how long the state machine waits for one step"
+        "--step-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long the state machine waits for one step (default: the deployment's, 150)",
+    )
+    create.add_argument(
+        "--progress-every",
+        type=_number(0, MAX_PROGRESS_SECONDS, "a number of seconds", inclusive=False),
+        default=10.0,
+        metavar="SECONDS",
+        help="a line for each further SECONDS a step runs (default 10)",
+    )
+    create.add_argument(
+        "--log-level",
+        type=_log_level,
+        metavar="LEVEL",
+        help=f"show the handlers' Powertools JSON logs from LEVEL up, on stderr ({', '.join(LOG_LEVELS)}; "
+        "default: none)",
     )
     create.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
     for name, text in (
         ("resume", "finish the compensation of a saga that ended COMPENSATION_FAILED or got stuck"),
         ("stuck", "list sagas RUNNING or COMPENSATING for too long"),
     ):
-        command = commands.add_parser(name, help=text, description=text)
+        command = commands.add_parser(
+            name,
+            help=text,
+            description=f"{_sentence(text)}, against `fountain-saga serve` (--endpoint-url) or a "
+            "deployed stack (its LEDGER_TABLE_NAME and STATE_MACHINE_ARN).",
+        )
         if name == "resume":
-            command.add_argument("play_id", metavar="PLAY_ID")
+            command.add_argument("play_id", type=_play_id, metavar="PLAY_ID")
         else:
-            command.add_argument("--older-than", type=float, default=15, metavar="MINUTES", help="default 15")
+            command.add_argument(
+                "--older-than",
+                type=_number(0, MAX_OLDER_THAN_MINUTES, "a number of minutes", inclusive=True),
+                default=15.0,
+                metavar="MINUTES",
+                help="default 15",
+            )
             command.add_argument("--json", action="store_true", help="one JSON object per line")
         command.add_argument(
             "--endpoint-url",
@@ -79,45 +234,128 @@ def build_parser() -> argparse.ArgumentParser:
             "itself (then set LEDGER_TABLE_NAME and STATE_MACHINE_ARN from the stack's outputs)",
         )
         command.add_argument("--state-machine-arn", help="default: $STATE_MACHINE_ARN, or the local one")
-    serve = commands.add_parser("serve", help="serve the HTTP API and a local AWS endpoint")
+
+    text = "serve the HTTP API and a local AWS endpoint until Ctrl-C"
+    serve = commands.add_parser(
+        "serve",
+        help=text,
+        description=f"{_sentence(text)}: each request runs the deployed stack's handler, each saga "
+        "runs the real state machine. The first Ctrl-C (or SIGTERM) stops taking requests and gives "
+        "running sagas a few seconds; a second exits at once. Nothing is kept once it stops.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address of the API (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=3000, help="port of the API (default 3000)")
+    serve.add_argument("--port", type=_port, default=3000, help="port of the API (default 3000)")
     serve.add_argument(
-        "--aws-port", type=int, default=4566, help="port of the local AWS on 127.0.0.1 (default 4566)"
+        "--aws-port", type=_port, default=4566, help="port of the local AWS on 127.0.0.1 (default 4566)"
+    )
+    serve.add_argument(
+        "--step-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long the state machine waits for one step (default: the deployment's, 150)",
+    )
+    serve.add_argument(
+        "--fault-injection",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="honour X-Fountain-Fail-At (default: on when --host is a loopback address, off otherwise)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=_timeout,
+        default=30,
+        metavar="SECONDS",
+        help="answer 408 to a request not received in full within SECONDS (default 30)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=_timeout,
+        default=60,
+        metavar="SECONDS",
+        help="close a connection idle for SECONDS (default 60)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=_log_level,
+        metavar="LEVEL",
+        help=f"show the handlers' Powertools JSON logs from LEVEL up, on stderr ({', '.join(LOG_LEVELS)}; "
+        "default: none, only a line per request and per saga)",
     )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "create": lambda a: _create(a, sys.stdout),
+        "serve": _serve,
+        "resume": lambda a: _resume(a, sys.stdout),
+        "stuck": lambda a: _stuck(a, sys.stdout),
+    }
+    with _sigterm_as_interrupt():
+        try:
+            return commands[args.command](args)
+        except CliError as error:
+            print(f"fountain-saga: {error}", file=sys.stderr)
+            return error.code
+        except KeyboardInterrupt as interrupt:
+            print("fountain-saga: interrupted", file=sys.stderr)
+            return _interrupt_code(interrupt)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def terminate(_signum: int, _frame: FrameType | None) -> None:
+        raise _Terminated
+
     try:
-        if args.command == "create":
-            return _create(args, sys.stdout)
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "resume":
-            return _resume(args, sys.stdout)
-        if args.command == "stuck":
-            return _stuck(args, sys.stdout)
-    except CliError as error:
-        print(f"fountain-saga: {error}", file=sys.stderr)
-        return error.code
-    except KeyboardInterrupt:
-        return 130
-    return EXIT_USAGE
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_code(interrupt: KeyboardInterrupt) -> int:
+    return EXIT_TERMINATED if isinstance(interrupt, _Terminated) else EXIT_INTERRUPTED
 
 
 def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from fountain_local.server import PortInUse, serve
+    from fountain_local.server import CannotListen, PortInUse, serve
 
+    options = serve_options(args)
     try:
-        return serve(args.host, args.port, args.aws_port)
+        return serve(options)
     except PortInUse as error:
         raise CliError(
             f"{error}; stop what uses it or choose another with --port/--aws-port", EXIT_UNAVAILABLE
         ) from None
+    except CannotListen as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def serve_options(args: argparse.Namespace) -> ServeOptions:
+    """What ``serve`` was asked for, with the defaults that depend on other options settled."""
+    from fountain_local.server import ServeOptions, is_loopback
+
+    if args.port == args.aws_port:
+        raise CliError(f"--port and --aws-port are both {args.port}; choose two ports", EXIT_USAGE)
+    return ServeOptions(
+        host=args.host,
+        port=args.port,
+        aws_port=args.aws_port,
+        # Anyone who can reach a non-loopback address could make sagas fail on purpose.
+        fault_injection=is_loopback(args.host) if args.fault_injection is None else args.fault_injection,
+        step_timeout_seconds=args.step_timeout,
+        request_timeout_seconds=args.request_timeout,
+        idle_timeout_seconds=args.idle_timeout,
+        log_level=args.log_level,
+    )
 
 
 def _compensation_fault(spec: str | None) -> Any:
@@ -126,15 +364,13 @@ def _compensation_fault(spec: str | None) -> Any:
     if spec is None:
         return None
     step, _, times = spec.partition(":")
-    if times and not times.isdigit():
+    if times and not (times.isascii() and times.isdigit() and len(times) <= 6):
         raise ValueError(f"--fail-compensation {spec!r}: N must be a whole number of attempts")
     return CompensationFault(step, int(times) if times else None)
 
 
 def _use_endpoint(args: argparse.Namespace) -> str:
     """Point this process at the chosen AWS endpoint; return the state machine's ARN."""
-    import os
-
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
         for key, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):
@@ -149,12 +385,70 @@ def _use_endpoint(args: argparse.Namespace) -> str:
     return str(arn or local_state_machine_arn())
 
 
+@contextmanager
+def _aws_errors(args: argparse.Namespace, state_machine_arn: str) -> Iterator[None]:
+    """Turn what AWS (or the lack of it) answered into one line and its exit code."""
+    try:
+        yield
+    except Exception as error:
+        failure = _aws_failure(error, args.endpoint_url or "AWS", state_machine_arn)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def _aws_failure(error: BaseException, where: str, state_machine_arn: str) -> CliError | None:
+    from botocore import exceptions as boto
+
+    from fountain_saga.saga.ledger import LedgerRow
+
+    unreachable = (boto.EndpointConnectionError, boto.ConnectionClosedError, boto.ConnectTimeoutError)
+    for cause in _causes(error):
+        if isinstance(cause, unreachable):
+            return CliError(f"cannot reach the AWS endpoint {where}: is it running?", EXIT_UNREACHABLE)
+        if isinstance(cause, boto.NoCredentialsError | boto.PartialCredentialsError):
+            return CliError(
+                "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                EXIT_NO_PERMISSION,
+            )
+        if isinstance(cause, boto.ClientError):
+            code = str(cause.response.get("Error", {}).get("Code", ""))
+            if code in CREDENTIAL_ERRORS:
+                return CliError(f"{where} refused the credentials ({code})", EXIT_NO_PERMISSION)
+            if code in NOT_FOUND_ERRORS and cause.operation_name == "StartExecution":
+                return CliError(
+                    f"no state machine {state_machine_arn} at {where}: pass the stack's --state-machine-arn",
+                    EXIT_CONFIG,
+                )
+            if code in NOT_FOUND_ERRORS:
+                return CliError(
+                    f"no ledger table {LedgerRow.Meta.table_name!r} at {where}: set LEDGER_TABLE_NAME to the "
+                    "stack's",
+                    EXIT_CONFIG,
+                )
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what caused it: pynamodb keeps botocore's error in ``cause``."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend((getattr(current, "cause", None), current.__cause__, current.__context__))
+
+
 def _resume(args: argparse.Namespace, out: TextIO) -> int:
     state_machine_arn = _use_endpoint(args)
     from fountain_saga.saga.recovery import CannotResume, resume
 
     try:
-        arn = resume(args.play_id, state_machine_arn=state_machine_arn)
+        with _aws_errors(args, state_machine_arn):
+            arn = resume(args.play_id, state_machine_arn=state_machine_arn)
     except CannotResume as error:
         raise CliError(str(error), EXIT_DATA) from None
     print(f"resumed play {args.play_id}: {arn}", file=out)
@@ -165,10 +459,11 @@ def _resume(args: argparse.Namespace, out: TextIO) -> int:
 def _stuck(args: argparse.Namespace, out: TextIO) -> int:
     from datetime import timedelta
 
-    _use_endpoint(args)
+    state_machine_arn = _use_endpoint(args)
     from fountain_saga.saga.recovery import stuck_sagas
 
-    stuck = stuck_sagas(timedelta(minutes=args.older_than))
+    with _aws_errors(args, state_machine_arn):
+        stuck = stuck_sagas(timedelta(minutes=args.older_than))
     for saga in stuck:
         if args.json:
             print(json.dumps(saga.to_json()), file=out)
@@ -186,13 +481,38 @@ def _stuck(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def _read_play(path: Path) -> str:
+    from fountain_saga.play.fountain_import import MAX_TEXT_BYTES
+
     try:
-        data = path.read_bytes()
+        # Non-blocking, so a named pipe with no writer is refused below rather than waited on.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file", EXIT_NO_INPUT) from None
     except OSError as error:
         raise CliError(f"{path}: cannot read it ({error.strerror})", EXIT_NO_INPUT) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+            raise CliError(f"{path}: {kind}, not a file", EXIT_NO_INPUT)
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_TEXT_BYTES + 1)  # one byte more tells a file over the limit
+    except OSError as error:
+        raise CliError(f"{path}: cannot read it ({error.strerror})", EXIT_NO_INPUT) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_TEXT_BYTES:
+        raise CliError(f"{path}: larger than {MAX_TEXT_BYTES:,} bytes, the most a play may be", EXIT_DATA)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -228,18 +548,35 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(f"{args.file}: {error}", EXIT_DATA) from None
 
     logging.getLogger("moto").setLevel(logging.CRITICAL)
+    from fountain_local.lambda_runtime import show_handler_logs
     from fountain_local.runtime import LocalAws
     from fountain_local.saga_run import run_saga
 
-    with LocalAws(step_timeout_seconds=args.step_timeout) as aws:
+    aws = LocalAws(step_timeout_seconds=args.step_timeout)
+    aws.start()
+    show_handler_logs(args.log_level, sys.stderr)
+    printer = _Printer(out)
+    try:
         report = run_saga(
             aws,
             text,
             title=args.title,
             fault=fault,
-            on_step=None if args.json else _printer(out),
+            on_progress=None if args.json else printer,
+            progress_every=args.progress_every,
             prepared=prepared,
         )
+    except KeyboardInterrupt as interrupt:
+        # Stopping the local AWS would first wait for the saga, minutes for a hung step; it lives in
+        # this process, so it ends with it.
+        raise CliError(
+            f"interrupted{printer.where()}; the saga ran in this process and ended with it",
+            _interrupt_code(interrupt),
+        ) from None
+    except BaseException:
+        aws.stop(wait_seconds=0)
+        raise
+    aws.stop()
     if args.json:
         print(json.dumps(report.summary()), file=out)
     else:
@@ -247,17 +584,44 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_BY_STATUS.get(report.status, 3)
 
 
-def _printer(out: TextIO) -> Any:
-    def show(outcome: Any) -> None:
-        arrow = "↩" if outcome.compensation else "→"
-        if outcome.ok:
-            rows = f"{outcome.rows} row{'s' if outcome.rows != 1 else ''}" if outcome.rows is not None else ""
-            print(f"  {arrow} {outcome.name:<18} ok      {rows:>12}  {outcome.seconds:6.2f} s", file=out)
-        else:
-            print(f"  {arrow} {outcome.name:<18} FAILED  {outcome.error}", file=out)
-        out.flush()
+class _Printer:
+    """Prints each step as it ends, each retry, and a line for each step that runs long."""
 
-    return show
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.running: str | None = None
+        self.last: str | None = None
+
+    def __call__(self, progress: Any) -> None:
+        from fountain_local.observer import Retry, StepOutcome
+
+        arrow = "↩" if progress.compensation else "→"
+        name = f"{progress.name:<18}"
+        if isinstance(progress, StepOutcome):
+            self.running, self.last = None, progress.name
+            if progress.ok:
+                count = progress.rows
+                rows = f"{count} row{'s' if count != 1 else ''}" if count is not None else ""
+                line = f"  {arrow} {name} ok      {rows:>12}  {progress.seconds:6.2f} s"
+            else:
+                line = f"  {arrow} {name} FAILED  {progress.error}"
+        elif isinstance(progress, Retry):
+            self.running = progress.name
+            line = (
+                f"  ↻ {name} attempt {progress.attempt - 1} failed ({progress.error}); "
+                f"attempt {progress.attempt} after {progress.backoff_seconds:.2f} s backoff"
+            )
+        else:
+            self.running = progress.name
+            line = f"  … {name} still running after {progress.seconds:g} s"
+        print(line, file=self.out, flush=True)
+
+    def where(self) -> str:
+        if self.running:
+            return f" while {self.running} was running"
+        if self.last:
+            return f" after {self.last}"
+        return ""
 
 
 def _print_summary(summary: dict[str, Any], out: TextIO) -> None:

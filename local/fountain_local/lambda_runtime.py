@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+import os
 import threading
 import time
 import traceback
@@ -19,7 +21,7 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
@@ -125,6 +127,31 @@ def discard_metrics() -> None:
     from aws_lambda_powertools import Metrics
 
     Metrics().clear_metrics()
+
+
+def show_handler_logs(level: str | None, stream: TextIO) -> None:
+    """Write the handlers' Powertools JSON logs to ``stream``, from ``level`` up (None: none at all).
+
+    On Lambda each function logs to CloudWatch; here every handler shares this process, whose
+    stdout carries the CLI's own output. Powertools gives each service one logger (and its
+    children), configured when its first ``Logger()`` is made, so every handler is imported first
+    and then each of those loggers is set; one made later reads the level from the environment.
+    """
+    from fountain_saga import topology
+
+    threshold = logging.getLevelName(level) if level else logging.CRITICAL + 1
+    os.environ["POWERTOOLS_LOG_LEVEL"] = level or "CRITICAL"
+    for function in topology.FUNCTIONS:
+        resolve_handler(function.handler)
+    known = logging.Logger.manager.loggerDict.values()
+    loggers = [found for found in known if isinstance(found, logging.Logger)]
+    for service in (found for found in loggers if vars(found).get("powertools_handler")):
+        handler = vars(service)["powertools_handler"]
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+        for each in loggers:
+            if each is service or each.name.startswith(service.name + "."):
+                each.setLevel(threshold)
 
 
 def install() -> None:

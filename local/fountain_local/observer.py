@@ -31,11 +31,46 @@ class StepOutcome:
         return self.name not in FORWARD_STEPS
 
 
-def follow(sfn: Any, execution_arn: str, timeout: float = 600.0) -> Iterator[StepOutcome]:
-    """Yield each saga step (forward or compensation) as it ends, until the execution stops."""
+@dataclass(frozen=True)
+class Retry:
+    """An attempt of a Task state failed, and the state machine started another after a backoff."""
+
+    name: str
+    attempt: int
+    error: str
+    backoff_seconds: float
+
+    @property
+    def compensation(self) -> bool:
+        return self.name not in FORWARD_STEPS
+
+
+@dataclass(frozen=True)
+class StillRunning:
+    """A Task state has been running for ``seconds`` (a multiple of the progress interval)."""
+
+    name: str
+    seconds: float
+
+    @property
+    def compensation(self) -> bool:
+        return self.name not in FORWARD_STEPS
+
+
+Progress = StepOutcome | Retry | StillRunning
+
+
+def follow(
+    sfn: Any, execution_arn: str, timeout: float = 600.0, progress_every: float | None = None
+) -> Iterator[Progress]:
+    """Yield each saga step (forward or compensation) as it ends, until the execution stops.
+
+    Also each retry of any Task state, when its next attempt starts (the history holds the failed
+    attempt and the next one, so the backoff is what was waited, not what was planned), and, with
+    ``progress_every``, a StillRunning for each further ``progress_every`` seconds a Task state runs.
+    """
     seen = 0
-    entered: dict[str, float] = {}
-    errors: dict[str, str] = {}
+    reader = _HistoryReader()
     deadline = time.monotonic() + timeout
     next_read = 0.0
     while True:
@@ -45,8 +80,11 @@ def follow(sfn: Any, execution_arn: str, timeout: float = 600.0) -> Iterator[Ste
             events = history(sfn, execution_arn)
             next_read = now + HISTORY_COST_FACTOR * (time.monotonic() - now)
             for event in events[seen:]:
-                yield from _outcome(event, entered, errors)
+                yield from reader.read(event)
             seen = len(events)
+            if progress_every and status == "RUNNING":
+                # Only just after a read: between reads a step may have ended unseen.
+                yield from reader.heartbeats(time.time(), progress_every)
         if status != "RUNNING":
             return
         if now > deadline:
@@ -54,32 +92,56 @@ def follow(sfn: Any, execution_arn: str, timeout: float = 600.0) -> Iterator[Ste
         time.sleep(POLL_SECONDS)
 
 
-def _outcome(
-    event: dict[str, Any], entered: dict[str, float], errors: dict[str, str]
-) -> Iterator[StepOutcome]:
-    kind = event["type"]
-    stamp = event["timestamp"].timestamp()
-    if kind == "TaskStateEntered":
-        name = event["stateEnteredEventDetails"]["name"]
-        if name in SAGA_STEPS:
-            entered["current"] = stamp
-            entered[name] = stamp
-            errors.pop(name, None)
-    elif kind in ("LambdaFunctionSucceeded", "TaskSucceeded"):
-        errors.pop("last", None)  # an earlier attempt failed, and a retry made up for it
-    elif kind in ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut"):
-        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        errors["last"] = str(details.get("error", kind))
-    elif kind == "TaskStateExited":
-        name = event["stateExitedEventDetails"]["name"]
-        if name not in SAGA_STEPS:
+class _HistoryReader:
+    """Turns history events, read in order, into steps ended, retries and heartbeats."""
+
+    def __init__(self) -> None:
+        self.entered: dict[str, float] = {}
+        self.attempts: dict[str, int] = {}
+        self.error: str | None = None  # of the last failed attempt, until an attempt succeeds
+        self.failed_at = 0.0
+        self.running: str | None = None
+        self.beats = 0
+
+    def read(self, event: dict[str, Any]) -> Iterator[Progress]:
+        kind = event["type"]
+        stamp = event["timestamp"].timestamp()
+        if kind == "TaskStateEntered":
+            name = event["stateEnteredEventDetails"]["name"]
+            self.entered[name] = stamp
+            self.attempts[name] = 0
+            self.error = None
+            self.running, self.beats = name, 0
+        elif kind in ("TaskScheduled", "LambdaFunctionScheduled") and self.running:
+            self.attempts[self.running] += 1
+            attempt = self.attempts[self.running]
+            if attempt > 1 and self.error is not None:
+                yield Retry(self.running, attempt, self.error, max(0.0, stamp - self.failed_at))
+        elif kind in ("LambdaFunctionSucceeded", "TaskSucceeded"):
+            self.error = None  # an earlier attempt failed, and a retry made up for it
+        elif kind in ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut"):
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            self.error = str(details.get("error", kind))
+            self.failed_at = stamp
+        elif kind == "TaskStateExited":
+            name = event["stateExitedEventDetails"]["name"]
+            self.running = None
+            if name not in SAGA_STEPS:
+                return
+            output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
+            error, self.error = self.error, None
+            step = output.get("step") if isinstance(output, dict) else None
+            ok = error is None and isinstance(step, dict)
+            rows = step.get("rows") if ok and isinstance(step, dict) else None
+            yield StepOutcome(name, ok, stamp - self.entered.get(name, stamp), rows, error)
+
+    def heartbeats(self, now: float, every: float) -> Iterator[StillRunning]:
+        if self.running is None:
             return
-        output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
-        error = errors.pop("last", None)
-        step = output.get("step") if isinstance(output, dict) else None
-        ok = error is None and isinstance(step, dict)
-        rows = step.get("rows") if ok and isinstance(step, dict) else None
-        yield StepOutcome(name, ok, stamp - entered.get(name, stamp), rows, error)
+        elapsed = now - self.entered[self.running]
+        while elapsed >= (self.beats + 1) * every:
+            self.beats += 1
+            yield StillRunning(self.running, self.beats * every)
 
 
 def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

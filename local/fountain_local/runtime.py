@@ -15,6 +15,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -154,6 +155,7 @@ class LocalAws:
         lambda_runtime.install()
         _stop_tracking_dynamodb_items()
         _parse_each_definition_once()
+        _enter_states_at_aws_precision()
         if self.clock is not None:
             from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
@@ -168,8 +170,8 @@ class LocalAws:
         if self.resources.state_machine_arn != local_state_machine_arn():
             raise RuntimeError(f"moto named the state machine {self.resources.state_machine_arn}")
 
-    def stop(self) -> None:
-        self.wait_for_executions()
+    def stop(self, wait_seconds: float = 120.0) -> None:
+        self.wait_for_executions(timeout=wait_seconds)
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -209,6 +211,11 @@ class LocalAws:
         ddb = self.client("dynamodb")
         for spec in topology.TABLES:
             ddb.create_table(**table_definition(spec, self.resources.table_names[spec.key]))
+            if spec.ttl_attribute:
+                ddb.update_time_to_live(
+                    TableName=self.resources.table_names[spec.key],
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+                )
         self.client("s3").create_bucket(Bucket=self.resources.bucket)
         self._provision_event_log()
         role = self.client("iam").create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument="{}")["Role"][
@@ -344,6 +351,23 @@ def _parse_each_definition_once() -> None:
         return program
 
     setattr(ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint)  # noqa: B010
+
+
+def _enter_states_at_aws_precision() -> None:
+    """Stamp $$.State.EnteredTime as Step Functions does: UTC, milliseconds, "Z" (idempotent).
+
+    moto writes ``datetime.isoformat()`` (microseconds, "+00:00"); AWS writes
+    ``2026-11-29T09:03:30.123Z``. The ledger's updatedAt and each step's startedAt and endedAt are
+    that value, so locally they would otherwise differ in format from createdAt and from AWS.
+    """
+    from moto.stepfunctions.parser.asl.component.state import state
+
+    def state_data(**fields: Any) -> dict[str, Any]:
+        entered = datetime.fromisoformat(fields["EnteredTime"]).astimezone(UTC)
+        fields["EnteredTime"] = entered.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return fields
+
+    setattr(state, "StateData", state_data)  # noqa: B010 (moto's module attribute)
 
 
 def _draw_heap_keys(program: Any, component_type: type[Any]) -> None:

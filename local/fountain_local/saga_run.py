@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fountain_local.observer import StepOutcome, follow, history, state_transitions
+from fountain_local.observer import Progress, StepOutcome, follow, history, state_transitions
 from fountain_local.runtime import LocalAws
 from fountain_saga.entities.reader import COUNTED_KINDS, count_rows
 from fountain_saga.saga import ledger
@@ -51,10 +51,15 @@ def run_saga(
     title: str | None = None,
     fault: FaultPlan | None = None,
     idempotency_key: str | None = None,
-    on_step: Callable[[StepOutcome], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_every: float | None = None,
     prepared: PreparedPlay | None = None,
 ) -> SagaReport:
-    """Start a saga and follow it to its end; the counts are read from the entity tables."""
+    """Start a saga and follow it to its end; the counts are read from the entity tables.
+
+    ``on_progress`` sees each step as it ends, each retry and, every ``progress_every`` seconds
+    a step runs, a heartbeat.
+    """
     sfn = aws.client("stepfunctions")
     started = time.monotonic()
     play = start_play(
@@ -62,10 +67,11 @@ def run_saga(
         state_machine_arn=aws.resources.state_machine_arn,
     )
     steps = []
-    for outcome in follow(sfn, play.execution_arn):
-        steps.append(outcome)
-        if on_step:
-            on_step(outcome)
+    for progress in follow(sfn, play.execution_arn, progress_every=progress_every):
+        if isinstance(progress, StepOutcome):
+            steps.append(progress)
+        if on_progress:
+            on_progress(progress)
     elapsed = time.monotonic() - started
     entry = ledger.get_entry(play.play_id)
     execution = sfn.describe_execution(executionArn=play.execution_arn)

@@ -3,44 +3,169 @@
 Each HTTP request becomes an API Gateway REST proxy event for the very handler the deployed
 stack uses, and the handler's response becomes the HTTP response. Bodies travel base64-encoded,
 as API Gateway sends them with binary media types on, so the handler sees the exact bytes.
+
+HTTP itself is waitress (Pylons project, ZPL 2.1, pure Python, no dependencies of its own). It
+was chosen over the alternatives for what this server is: a blocking Lambda handler next to an
+in-process moto, in one process. Waitress is a WSGI server with a thread pool, so the handler is
+called as it is, with no ASGI adapter or event loop around a blocking call (uvicorn, hypercorn);
+it runs in a thread of this process, where the local AWS lives (gunicorn forks workers that would
+each need their own); its HTTP/1.1 parser has been hardened against request smuggling and slow
+clients over years of use in production (Pyramid, Plone) and is still maintained; and it installs
+anywhere Python does. What it leaves to us, added below by subclassing its parser, channel, error
+task and server:
+
+- every status the server answers by itself is JSON ``{"error": {"code", "message"}}``, the shape
+  of the API's own errors (waitress writes text/plain);
+- a request with both Content-Length and Transfer-Encoding is refused (400): RFC 9112 lets a
+  server pick one, but a proxy in front that picked the other would see a different request;
+- 408 for a request not received in full within the request timeout (waitress only closes an
+  idle connection, silently), 411 for a body sent without a length, 414 for a long request line;
+- API Gateway's limits: 10 MB of body (413), 10,240 bytes of request line and headers (431);
+- methods API Gateway does not forward: 405 with ``Allow`` for TRACE and CONNECT, 501 for the
+  rest (PROPFIND, ...);
+- HEAD answers the headers the handler's response would have, and no body.
 """
 
 from __future__ import annotations
 
 import base64
 import errno
+import ipaddress
+import json
+import logging
+import os
 import signal
 import socket
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from fountain_local.lambda_runtime import LocalLambdaContext, discard_metrics
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
+from waitress.utilities import Error, RequestHeaderFieldsTooLarge
+
+from fountain_local.lambda_runtime import LocalLambdaContext, discard_metrics, show_handler_logs
 from fountain_local.runtime import ACCOUNT, REGION, LocalAws
+from fountain_saga.topology import LOCAL_STAGE
 
 # API Gateway refuses payloads over 10 MB before any Lambda runs; mirror it.
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
-STAGE = "local"
+# API Gateway REST's quota on the request line and header values together.
+GATEWAY_MAX_HEADER_BYTES = 10_240
+MAX_REQUEST_LINE = 8_192
+# What API Gateway forwards to a Lambda proxy integration (ANY).
+GATEWAY_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# Methods HTTP defines that the gateway does not forward: 405. Any other is unknown to it: 501.
+KNOWN_METHODS = frozenset(GATEWAY_METHODS) | {"TRACE", "CONNECT"}
+BODY_METHODS = frozenset({"PATCH", "POST", "PUT"})
+# Framing is waitress's to write; these are not the handler's to set (PEP 3333 forbids them).
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "content-length",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+STAGE = LOCAL_STAGE
+SHUTDOWN_GRACE_SECONDS = 5.0
+LINGER_SECONDS = 2.0
+ERROR_CODES = {
+    400: "bad_request",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    411: "length_required",
+    413: "body_too_large",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+    502: "bad_gateway",
+}
+
+Log = Callable[[str], None]
 
 
-class PortInUse(Exception):
+class CannotListen(Exception):
+    """The address cannot be listened on: the host is not one of this machine's."""
+
+
+class PortInUse(CannotListen):
     pass
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    aws_port: int = 4566
+    fault_injection: bool = True
+    step_timeout_seconds: int | None = None
+    request_timeout_seconds: int = 30
+    idle_timeout_seconds: int = 60
+    log_level: str | None = None  # the handlers' own logs: None shows none
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (a non-loopback bind reaches other machines)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, not yet listening.
+
+    SO_REUSEADDR lets a restarted server bind while connections of the previous one linger in
+    TIME_WAIT; a port another socket listens on is still refused (EADDRINUSE).
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise CannotListen(f"cannot listen on {host}: {error.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is in use") from None
+        if error.errno == errno.EACCES:
+            raise PortInUse(f"port {port} on {host} needs privileges this user does not have") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise CannotListen(f"cannot listen on {host}: it is not an address of this machine") from None
+        raise
+    return sock
+
+
 def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise PortInUse(f"port {port} on {host} is in use") from None
-            raise
+    listening_socket(host, port).close()
 
 
 def proxy_event(
@@ -81,12 +206,29 @@ def proxy_event(
     }
 
 
+def error_body(status: int, message: str) -> bytes:
+    document = {"error": {"code": ERROR_CODES.get(status, "error"), "message": message}}
+    return json.dumps(document, separators=(",", ":")).encode()  # compact, as the API writes JSON
+
+
+def shown(target: str, limit: int = 200) -> str:
+    """A request target short enough for a log line."""
+    return target if len(target) <= limit else f"{target[:limit]}… ({len(target):,} characters)"
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
 @dataclass
 class SagaWatcher:
     """Logs one line when each saga started through this server ends."""
 
     aws: LocalAws
-    log: Callable[[str], None]
+    log: Log
     interval: float = 0.1
 
     def __post_init__(self) -> None:
@@ -109,7 +251,8 @@ class SagaWatcher:
     def _run(self) -> None:
         from fountain_saga.saga.ledger import TERMINAL_STATUSES, failure_of, get_entry
 
-        while not self._stop.wait(self.interval):
+        while True:
+            stopping = self._stop.wait(self.interval)
             with self._lock:
                 pending = dict(self._pending)
             for play_id, started in pending.items():
@@ -121,104 +264,463 @@ class SagaWatcher:
                 self.log(f"saga {play_id} {entry.status}{detail} after {time.monotonic() - started:.2f} s")
                 with self._lock:
                     self._pending.pop(play_id, None)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # socketserver's default backlog of 5 resets connections when a few dozen clients arrive at once.
-    request_queue_size = 128
-
-
-def make_handler(
-    api: Callable[[dict[str, Any], Any], dict[str, Any]], watcher: SagaWatcher, log: Callable[[str], None]
-) -> type[BaseHTTPRequestHandler]:
-    class ApiRequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "fountain-local"
-
-        def _dispatch(self) -> None:
-            started = time.monotonic()
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > GATEWAY_MAX_BODY:
-                self._send(413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')
-                self.close_connection = True
+            if stopping:  # after one last look, so a saga that ended while the server stopped is told
                 return
-            body = self.rfile.read(length) if length else b""
-            event = proxy_event(
-                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
-            )
-            context = LocalLambdaContext(
-                function_name="Api",
-                invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:Api",
-                memory_limit_in_mb=1024,
-                timeout_seconds=29,
-            )
-            result = api(event, context)
+
+
+# --- the gateway: one WSGI application in front of the Lambda handler ------------------------------
+
+
+class GatewayApp:
+    """What API Gateway does with a request: the proxy event, the handler, the response."""
+
+    def __init__(
+        self,
+        api: Callable[[dict[str, Any], Any], dict[str, Any]],
+        watcher: SagaWatcher | None,
+        log: Log,
+    ) -> None:
+        self.api = api
+        self.watcher = watcher
+        self.log = log
+        self._in_flight = 0
+        self._lock = threading.Condition()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.monotonic()
+        method = environ["REQUEST_METHOD"]
+        target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+        with self._counted():
+            if method not in GATEWAY_METHODS:
+                status, headers, body = self._refuse(method)
+            else:
+                status, headers, body = self._invoke(method, target, environ)
+        headers.append(("Content-Length", str(len(body))))
+        start_response(f"{status} {_reason(status)}", headers)
+        note = ""
+        if method == "POST" and status == 202:
+            play_id = dict(headers).get("Location", "").rsplit("/", 1)[-1]
+            if self.watcher is not None:
+                self.watcher.watch(play_id)
+            note = f" play={play_id}"
+        self.log(f"{method} {shown(target)} {status} {1000 * (time.monotonic() - started):.0f} ms{note}")
+        return [] if method == "HEAD" else [body]
+
+    def wait_idle(self, deadline: float) -> int:
+        """Wait until no request is being answered or the deadline passes; return how many still are."""
+        with self._lock:
+            while self._in_flight and time.monotonic() < deadline:
+                self._lock.wait(max(0.0, deadline - time.monotonic()))
+            return self._in_flight
+
+    @contextmanager
+    def _counted(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._lock.notify_all()
+
+    @staticmethod
+    def _refuse(method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        headers = [("Content-Type", "application/json")]
+        if method in KNOWN_METHODS:
+            headers.append(("Allow", ", ".join(GATEWAY_METHODS)))
+            allowed = ", ".join(GATEWAY_METHODS)
+            return 405, headers, error_body(405, f"{method} is not allowed; the API answers {allowed}")
+        return 501, headers, error_body(501, f"{method} is not a method this API knows")
+
+    def _invoke(
+        self, method: str, target: str, environ: dict[str, Any]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        event = proxy_event(method, target, _request_headers(environ), body, environ.get("REMOTE_ADDR", ""))
+        context = LocalLambdaContext(
+            function_name="Api",
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:Api",
+            memory_limit_in_mb=1024,
+            timeout_seconds=29,
+        )
+        try:
+            result = self.api(event, context)
+        except Exception as error:
+            # API Gateway answers a Lambda that raised with a 502 and no detail; so do we.
+            self.log(f"{method} {shown(target)}: the handler raised {type(error).__name__}: {error}")
+            return 502, [("Content-Type", "application/json")], error_body(502, "the handler failed")
+        finally:
             discard_metrics()
-            status = int(result.get("statusCode", 502))
-            headers = {**(result.get("headers") or {})}
-            for name, values in (result.get("multiValueHeaders") or {}).items():
-                headers[name] = values[-1]
-            payload = result.get("body") or ""
-            data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
-            self._send(status, headers, data)
-            note = ""
-            if self.command == "POST" and status == 202:
-                play_id = headers.get("Location", "").rsplit("/", 1)[-1]
-                watcher.watch(play_id)
-                note = f" play={play_id}"
-            log(f"{self.command} {self.path} {status} {1000 * (time.monotonic() - started):.0f} ms{note}")
-
-        def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                if name.lower() not in ("content-length", "connection"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        # http.server looks handlers up by these names.
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: _dispatch logs one line per request."""
-
-    return ApiRequestHandler
+        status = int(result.get("statusCode", 502))
+        headers: dict[str, list[str]] = {}
+        for name, value in (result.get("headers") or {}).items():
+            headers[name] = [str(value)]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = [str(v) for v in values]
+        payload = result.get("body") or ""
+        data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
+        pairs = [(n, v) for n, vs in headers.items() if n.lower() not in HOP_BY_HOP for v in vs]
+        return status, pairs, data
 
 
-def serve(host: str, port: int, aws_port: int, out: TextIO = sys.stdout) -> int:
-    """Run until Ctrl-C or SIGTERM; return the process exit code."""
-    lock = threading.Lock()
+def _request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """The request's headers, named as clients spell them (WSGI keeps only HTTP_UPPER_CASE)."""
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:]
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            name = key
+        else:
+            continue
+        # Waitress drops any header whose name holds "_", so each "_" here was a "-".
+        headers.append(("-".join(part.capitalize() for part in name.split("_")), str(value)))
+    return headers
+
+
+# --- waitress, extended ------------------------------------------------------------------------------
+
+
+class _RequestTimeout(Error):
+    code = 408
+    reason = "Request Timeout"
+
+
+class _LengthRequired(Error):
+    code = 411
+    reason = "Length Required"
+
+
+class _UriTooLong(Error):
+    code = 414
+    reason = "URI Too Long"
+
+
+class _RequestParser(HTTPRequestParser):
+    """Waitress's parser, stricter where a proxy in front could read the request differently."""
+
+    error: Any
+
+    def __init__(self, adj: Adjustments) -> None:
+        super().__init__(adj)
+        # Created when a request's first byte arrives: the request timeout counts from here.
+        self.first_byte_at = time.time()
+
+    def received(self, data: bytes) -> int:
+        pending = self.header_plus + data if self.body_rcv is None and not self.completed else b""
+        consumed: int = super().received(data)
+        if isinstance(self.error, RequestHeaderFieldsTooLarge):
+            end = pending.find(b"\r\n")
+            if (end if end >= 0 else len(pending)) > MAX_REQUEST_LINE:
+                self.error = _UriTooLong(f"the request line is over {MAX_REQUEST_LINE:,} bytes")
+        return consumed
+
+    def parse_header(self, header_plus: bytes) -> None:
+        try:
+            super().parse_header(header_plus)
+        except ValueError as error:  # urlsplit's, on a target such as http://[/ (waitress lets it escape)
+            raise ParsingError(f"the request target is not a URI: {error}") from None
+        framed = self.chunked or "TRANSFER_ENCODING" in self.headers
+        if framed and "CONTENT_LENGTH" in self.headers:
+            raise ParsingError(
+                "Content-Length and Transfer-Encoding together: send one, so the body's end is not ambiguous"
+            )
+        if len(self.first_line) > MAX_REQUEST_LINE:
+            self.error = _UriTooLong(f"the request line is over {MAX_REQUEST_LINE:,} bytes")
+        elif self.command in BODY_METHODS and not framed and "CONTENT_LENGTH" not in self.headers:
+            self.error = _LengthRequired(f"{self.command} needs a Content-Length (or a chunked body)")
+
+
+class _JsonErrorTask(ErrorTask):
+    """Answers what waitress refuses by itself (a malformed, slow, or oversized request).
+
+    Waitress's own ErrorTask writes ``text/plain``; the channel builds whichever class its
+    ``error_task_class`` names, so this one writes the API's JSON error shape instead.
+    """
+
+    def execute(self) -> None:
+        error: Any = self.request.error
+        status = int(error.code)
+        message = _error_message(error)
+        body = error_body(status, message)
+        self.status = f"{status} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.channel.refused = True
+        self.content_length = len(body)
+        # A request refused before its headers were read in full has no method or target yet (or,
+        # over the header limit, the stand-in GET / that waitress gives it).
+        read = self.request.headers_finished
+        command = getattr(self.request, "command", None) if read else None
+        target = getattr(self.request, "request_uri", None) if read else None
+        self.write(b"" if command == "HEAD" else body)
+        request = f"{command} {shown(target)}" if command and target is not None else "-"
+        self.channel.server.log(f"{request} {status} refused by the server: {message}")
+
+
+def _error_message(error: Any) -> str:
+    if error.code == 413:
+        return f"the body is over {GATEWAY_MAX_BODY:,} bytes, API Gateway's limit"
+    if error.code == 431:
+        return f"the request line and headers are over {GATEWAY_MAX_HEADER_BYTES:,} bytes"
+    if error.code == 500:
+        return "the server failed to answer this request"
+    return str(error.body)
+
+
+class _Channel(HTTPChannel):
+    request: Any
+    parser_class = _RequestParser
+    error_task_class = _JsonErrorTask
+    refused = False  # the server answered an error of its own; the client may still be sending
+    lingering_until: float | None = None
+
+    def handle_close(self) -> None:
+        if not self.refused or self.lingering_until is not None or not self.connected:
+            super().handle_close()
+            return
+        # Closing with the client's bytes unread makes the kernel answer them with a reset, which can
+        # reach the client before it reads the error just written. So stop writing, drop what it
+        # still sends, and close when it stops or LINGER_SECONDS later (as Apache and nginx do).
+        try:
+            self.socket.shutdown(socket.SHUT_WR)
+        except OSError:
+            super().handle_close()
+            return
+        self.lingering_until = time.time() + LINGER_SECONDS
+        self.will_close = self.close_when_flushed = False
+
+    def readable(self) -> bool:
+        return True if self.lingering_until is not None else bool(super().readable())
+
+    def writable(self) -> bool:
+        return False if self.lingering_until is not None else bool(super().writable())
+
+    def handle_read(self) -> None:
+        if self.lingering_until is None:
+            super().handle_read()
+        else:
+            self.recv(self.adj.recv_bytes)  # at the client's end of data, wasyncore calls handle_close
+
+    def time_out(self, reason: str) -> None:
+        """Answer the request being received with 408 and close: its client is too slow."""
+        with self.requests_lock:
+            request = self.request
+            if request is None or self.requests:
+                return
+            request.error = _RequestTimeout(reason)
+            request.completed = True
+            self.request = None
+            self.requests.append(request)
+        self.server.add_task(self)
+
+
+class _WaitressServer(TcpWSGIServer):
+    channel_class = _Channel
+
+    def __init__(self, app: GatewayApp, sock: socket.socket, adj: Adjustments, request_timeout: int) -> None:
+        self.request_timeout = request_timeout
+        self.log = app.log
+        super().__init__(
+            app,
+            map={},
+            _sock=sock,
+            adj=adj,
+            bind_socket=False,
+            sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()),
+        )
+
+    def maintenance(self, now: float) -> None:
+        # Waitress closes idle channels silently; a request still arriving too slowly gets a 408.
+        idle_cutoff = now - self.adj.channel_timeout
+        request_cutoff = now - self.request_timeout
+        for channel in list(self.active_channels.values()):
+            if channel.lingering_until is not None:
+                if now >= channel.lingering_until:
+                    channel.handle_close()
+                continue
+            if channel.requests:
+                continue  # a request of this connection is being answered: the client waits on us
+            partial = channel.request
+            idle = channel.last_activity < idle_cutoff
+            if partial is not None and (partial.first_byte_at < request_cutoff or idle):
+                channel.time_out(f"the request was not received in full within {self.request_timeout} s")
+            elif idle:
+                channel.will_close = True
+
+    def stop_accepting(self) -> None:
+        def close_listener() -> None:
+            self.accepting = False
+            wasyncore.dispatcher.close(self)
+            for channel in list(self.active_channels.values()):
+                if not channel.requests:
+                    channel.will_close = True
+
+        self.trigger.pull_trigger(close_listener)
+
+    def close_all(self) -> None:
+        self.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        self.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+
+
+class ApiServer:
+    """The gateway on waitress, on a socket already bound, in a thread of its own."""
+
+    def __init__(
+        self, sock: socket.socket, app: GatewayApp, *, request_timeout: int = 30, idle_timeout: int = 60
+    ) -> None:
+        self.app = app
+        adj = Adjustments(
+            sockets=[sock],
+            threads=16,
+            connection_limit=256,
+            channel_timeout=idle_timeout,
+            # How often timeouts are checked: each second keeps a 408 within a second of its due time.
+            cleanup_interval=1,
+            max_request_header_size=GATEWAY_MAX_HEADER_BYTES,
+            # Waitress refuses a body of max_request_body_size bytes or more; 10 MB itself passes.
+            max_request_body_size=GATEWAY_MAX_BODY + 1,
+            # The handler sees headers as the client sent them, X-Forwarded-* included.
+            clear_untrusted_proxy_headers=False,
+            expose_tracebacks=False,
+            log_socket_errors=False,
+            asyncore_use_poll=True,
+            ident="fountain-local",
+        )
+        self._server = _WaitressServer(app, sock, adj, request_timeout)
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return str(self._server.effective_host), int(self._server.effective_port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, deadline: float) -> int:
+        """Stop taking connections, let requests being answered finish until the deadline, close.
+
+        Returns how many requests were still being answered at the deadline.
+        """
+        self._server.stop_accepting()
+        unfinished = self.app.wait_idle(deadline)
+        self._server.close_all()
+        self._thread.join(timeout=2)
+        return unfinished
+
+
+# --- serve ------------------------------------------------------------------------------------------
+
+
+def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
+    """Run until SIGINT or SIGTERM; a second one exits at once. Returns the process exit code."""
+    lock = threading.RLock()  # re-entrant: a signal handler may log while the main thread does
 
     def log(line: str) -> None:
         with lock:
             print(f"{time.strftime('%H:%M:%S')} {line}", file=out, flush=True)
 
-    for where, number in ((host, port), ("127.0.0.1", aws_port)):
-        check_port_free(where, number)
+    for name in ("waitress", "waitress.queue"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    check_port_free("127.0.0.1", options.aws_port)
+    sock = listening_socket(options.host, options.port)
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = _StopSignal(log)
+    previous = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(options, sock, stop, log)
+    finally:
+        sock.close()
+        stop.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    with LocalAws(server_port=aws_port) as aws:
-        from fountain_saga.api.handlers import handler as api_handler
 
-        watcher = SagaWatcher(aws, log)
-        watcher.start()
-        httpd = _Server((host, port), make_handler(api_handler, watcher, log))
-        thread = threading.Thread(target=httpd.serve_forever, name="api", daemon=True)
-        thread.start()
-        log(f"API on http://{host}:{port}  ·  local AWS on http://127.0.0.1:{aws_port}")
+class _StopSignal:
+    """The first SIGINT or SIGTERM asks for a stop; a second one exits at once.
+
+    The handler only writes to a pipe that the main thread reads: a handler runs on the main
+    thread wherever it is, even inside an Event's own lock, so it must take no lock itself.
+    """
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.requested = False
+        self._read, self._write = os.pipe()
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            try:
+                self.log(f"{signal.Signals(signum).name} again: exiting now")
+            finally:
+                os._exit(128 + signum)
+        self.requested = True
+        os.write(self._write, b"x")
+
+    def wait(self) -> None:
+        os.read(self._read, 1)
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+
+def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: Log) -> int:
+    aws = LocalAws(
+        server_port=options.aws_port,
+        fault_injection=options.fault_injection,
+        step_timeout_seconds=options.step_timeout_seconds,
+    )
+    aws.start()
+    show_handler_logs(options.log_level, sys.stderr)
+    from fountain_saga.api.handlers import handler as api_handler
+    from fountain_saga.saga.intake import step_timeout
+
+    watcher = SagaWatcher(aws, log)
+    watcher.start()
+    server = ApiServer(
+        sock,
+        GatewayApp(api_handler, watcher, log),
+        request_timeout=options.request_timeout_seconds,
+        idle_timeout=options.idle_timeout_seconds,
+    )
+    server.start()
+    host, port = server.address
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    log(f"API on {url}  ·  local AWS on http://127.0.0.1:{options.aws_port}")
+    faults = "on" if options.fault_injection else "off"
+    log(
+        f"fault injection {faults}  ·  step timeout {step_timeout()} s  ·  "
+        f"handler logs {options.log_level or 'off'}"
+    )
+    log(
+        f"try: curl -si -X POST {url}/plays -H 'Content-Type: text/plain' "
+        "--data-binary @examples/the-last-keeper.fountain"
+    )
+    stop.wait()
+    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+    log(
+        f"stopping: no new connections; requests and running sagas get {SHUTDOWN_GRACE_SECONDS:g} s "
+        "(Ctrl-C again to exit now)"
+    )
+    unfinished = server.stop(deadline)
+    aws.wait_for_executions(timeout=max(0.0, deadline - time.monotonic()))
+    running = _running_executions(aws)
+    if unfinished or running:
         log(
-            f"try: curl -si -X POST http://{host}:{port}/plays -H 'Content-Type: text/plain' "
-            "--data-binary @examples/the-last-keeper.fountain"
+            f"left {unfinished} request(s) unanswered and {running} saga(s) running; "
+            "the local AWS and what it held are gone"
         )
-        stop.wait()
-        log("stopping: no new requests; waiting for running sagas")
-        httpd.shutdown()
-        httpd.server_close()
-        watcher.stop()
+    watcher.stop()
+    aws.stop(wait_seconds=0)
     log("stopped")
     return 0
+
+
+def _running_executions(aws: LocalAws) -> int:
+    executions = aws.client("stepfunctions").list_executions(
+        stateMachineArn=aws.resources.state_machine_arn, statusFilter="RUNNING"
+    )["executions"]
+    return len(executions)

@@ -137,9 +137,10 @@ def test_results_are_written_in_the_issue_shape(outcome: BenchOutcome, tmp_path:
 def test_writes_are_priced_at_the_current_on_demand_rate(outcome: BenchOutcome) -> None:
     prices = outcome.document["costPerPlayUsd"]["prices"]
     assert prices["dynamodbOnDemandPerWriteRequestUnit"] == pytest.approx(0.625e-6)
-    assert "DynamoDB on-demand $0.625 per million write request units" in report.markdown(
-        outcome.document, outcome.targets
-    )
+    markdown = report.markdown(outcome.document, outcome.targets)
+    assert "DynamoDB on-demand $0.625 per million write request units" in markdown
+    # The prices say when they were read off AWS's pricing pages.
+    assert f"list prices checked {outcome.document['costPerPlayUsd']['pricesChecked']}" in markdown
 
 
 # -- parse worst cases ----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import pytest
 from fountain_saga.saga.ledger import TERMINAL_STATUSES
 from tests.conftest import REPO
 
+REQUEST_TIMEOUT_SECONDS = 2
 ENTITY_KINDS = ("script", "acts", "scenes", "characters", "dialogue", "transitions")
 
 
@@ -54,6 +55,8 @@ class Deployment:
     table_names: dict[str, str]
     sign: bool
     region: str
+    # The local server's log (its stdout and stderr), for tests of what it did; None when remote.
+    log_path: Path | None = None
 
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
@@ -98,6 +101,13 @@ class Deployment:
     def aws_client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.aws_endpoint)  # type: ignore[call-overload]
 
+    def execution_arn(self, play_id: str) -> str:
+        """The create-play execution of this play, found through the AWS endpoint (the API names none)."""
+        sfn = self.aws_client("stepfunctions")
+        machines = sfn.list_state_machines()["stateMachines"]
+        (machine,) = [m for m in machines if "create-play" in m["name"]]
+        return f"{machine['stateMachineArn'].replace(':stateMachine:', ':execution:')}:create-{play_id}"
+
     def rows_left(self, play_id: str) -> dict[str, int]:
         """Rows of this play in each entity table, read through the AWS endpoint, not the API."""
         if not self.table_names:
@@ -129,7 +139,7 @@ def _signed_headers(
     return dict(request.headers.items())
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -152,26 +162,35 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     yield from _local_server(tmp_path_factory.mktemp("serve") / "serve.log", region)
 
 
+SERVE_ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+
+def serve_command(api_port: int, aws_port: int, *extra: str) -> list[str]:
+    """`fountain-saga serve` on these ports, as a user would run it."""
+    return [
+        sys.executable,
+        "-m",
+        "fountain_local.cli",
+        "serve",
+        "--port",
+        str(api_port),
+        "--aws-port",
+        str(aws_port),
+        *extra,
+    ]
+
+
 def _local_server(log_path: Path, region: str) -> Iterator[Deployment]:
     from fountain_local.runtime import local_table_names
 
-    api_port, aws_port = _free_port(), _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    api_port, aws_port = free_port(), free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fountain_local.cli",
-                "serve",
-                "--port",
-                str(api_port),
-                "--aws-port",
-                str(aws_port),
-            ],
+            # A short request timeout, so the test of a client that stops sending mid-request is quick.
+            serve_command(api_port, aws_port, "--request-timeout", str(REQUEST_TIMEOUT_SECONDS)),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=SERVE_ENV,
             cwd=REPO,
         )
     deployment = Deployment(
@@ -180,9 +199,10 @@ def _local_server(log_path: Path, region: str) -> Iterator[Deployment]:
         table_names=local_table_names(),
         sign=False,
         region=region,
+        log_path=log_path,
     )
     try:
-        _wait_until_up(deployment, process, log_path)
+        wait_until_up(deployment, process, log_path)
         yield deployment
     finally:
         process.send_signal(signal.SIGTERM)
@@ -197,7 +217,7 @@ def _local_server(log_path: Path, region: str) -> Iterator[Deployment]:
         assert "stopped" in log_path.read_text()
 
 
-def _wait_until_up(deployment: Deployment, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def wait_until_up(deployment: Deployment, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,14 +1,22 @@
-"""The local server's own promises: it binds to 127.0.0.1 and refuses a port in use clearly."""
+"""The local server's own promises: it binds to 127.0.0.1, refuses a port in use clearly, stops on
+the first signal and starts again at once on the ports it just released."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from fountain_local.cli import EXIT_UNAVAILABLE
+from fountain_local.runtime import local_table_names
 from tests.conftest import REPO
+from tests.e2e.conftest import SERVE_ENV, Deployment, free_port, serve_command, wait_until_up
+
+PLAY = "INT. ROOM - DAY\n\nBOB\nHello.\n"
 
 
 def test_a_port_in_use_is_refused_with_a_clear_message() -> None:
@@ -25,8 +33,10 @@ def test_a_port_in_use_is_refused_with_a_clear_message() -> None:
             check=False,
         )
     assert result.returncode == EXIT_UNAVAILABLE
-    assert f"port {port} on 127.0.0.1 is in use" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"fountain-saga: port {port} on 127.0.0.1 is in use; stop what uses it or choose another with "
+        "--port/--aws-port"
+    ]
 
 
 def test_the_default_address_is_loopback() -> None:
@@ -34,3 +44,67 @@ def test_the_default_address_is_loopback() -> None:
 
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.aws_port) == ("127.0.0.1", 3000, 4566)
+
+
+def _serve(api_port: int, aws_port: int, out: Path, err: Path, *extra: str) -> subprocess.Popen[bytes]:
+    with out.open("w") as stdout, err.open("w") as stderr:
+        return subprocess.Popen(
+            serve_command(api_port, aws_port, *extra), stdout=stdout, stderr=stderr, env=SERVE_ENV, cwd=REPO
+        )
+
+
+def _json_lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def test_serve_stops_on_sigint_with_a_connection_open_and_starts_again_at_once_on_the_same_ports(
+    tmp_path: Path,
+) -> None:
+    api_port, aws_port = free_port(), free_port()
+    local = Deployment(
+        api_url=f"http://127.0.0.1:{api_port}",
+        aws_endpoint=f"http://127.0.0.1:{aws_port}",
+        table_names=local_table_names(),
+        sign=False,
+        region="us-east-1",
+    )
+    first_out, first_err = tmp_path / "first.log", tmp_path / "first.err"
+    first = _serve(api_port, aws_port, first_out, first_err)
+    try:
+        wait_until_up(local, first, first_out)
+        with socket.create_connection(("127.0.0.1", api_port), timeout=30) as held:
+            held.sendall(b"GET /plays?limit=1 HTTP/1.1\r\nHost: fountain\r\n\r\n")
+            assert held.recv(12) == b"HTTP/1.1 200"
+            first.send_signal(signal.SIGINT)
+            assert first.wait(timeout=30) == 0, first_out.read_text()
+    finally:
+        first.kill()
+    assert "stopped" in first_out.read_text()
+
+    second_out, second_err = tmp_path / "second.log", tmp_path / "second.err"
+    second = _serve(
+        api_port,
+        aws_port,
+        second_out,
+        second_err,
+        "--no-fault-injection",
+        "--step-timeout",
+        "7",
+        "--log-level",
+        "INFO",
+    )
+    try:
+        wait_until_up(local, second, second_out)  # fails at once if the ports were refused
+        played = local.post_play(PLAY)
+        assert played.status == 202, played.text
+        refused = local.post_play(PLAY, headers={"X-Fountain-Fail-At": "CreateActs"})
+        assert refused.status == 400, refused.text
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0, second_out.read_text()
+    log = second_out.read_text()
+    assert f"saga {played.json()['playId']} COMPLETED" in log  # the running saga was given its seconds
+    assert "fault injection off" in log
+    assert "step timeout 7 s" in log
+    assert not any(line.startswith("{") for line in log.splitlines())  # stdout stays readable lines
+    assert {entry["level"] for entry in _json_lines(second_err)} >= {"INFO"}

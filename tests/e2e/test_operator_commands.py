@@ -37,7 +37,7 @@ def test_stuck_lists_nothing_once_every_saga_has_ended_and_resume_refuses_a_fini
 ) -> None:
     created = deployment.post_play("INT. ROOM - DAY\n\nBOB\nHello.\n")
     play_id = created.json()["playId"]
-    execution = created.json()["executionArn"]
+    execution = deployment.execution_arn(play_id)
     machine = execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")
     assert deployment.wait(play_id)["status"] == "COMPLETED"
 

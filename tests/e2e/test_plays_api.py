@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -38,8 +40,10 @@ def test_the_example_play_end_to_end(deployment: Deployment) -> None:
     assert created.status == 202, created.text
     body = created.json()
     assert body["status"] == "RUNNING"
-    assert created.headers["Location"] == f"/plays/{body['playId']}" == body["links"]["self"]
-    assert body["executionArn"].endswith(body["playId"])
+    # The path the API was called by: /plays/... locally, /{stage}/plays/... on the execute-api URL.
+    where = urlsplit(deployment.api_url).path.rstrip("/") + f"/plays/{body['playId']}"
+    assert created.headers["Location"] == where == body["links"]["self"]
+    assert set(body) == {"playId", "status", "links"}  # no execution ARN: no AWS resource names
 
     play = deployment.wait(body["playId"])
 
@@ -84,6 +88,11 @@ def test_a_fault_at_each_step_rolls_back_and_leaves_no_row(step: str, deployment
     assert deployment.rows_left(play_id) == NO_ROWS  # through the AWS endpoint, not the API
     assert play["counts"] == {k: 0 for k in ("acts", "scenes", "characters", "dialogue", "transitions")}
     assert deployment.request("GET", f"/plays/{play_id}/fountain").status == 409
+    # What failed and why, in words meant for the client: no stack trace, file or table name.
+    body = deployment.request("GET", f"/plays/{play_id}").text
+    assert "failed on purpose" in play["saga"]["failure"]["cause"]
+    for leak in ("stackTrace", "Traceback", ".py", "/var/task", "fountain-"):
+        assert leak not in body, leak
 
 
 def test_idempotency_key_returns_the_same_play_and_starts_one_saga(deployment: Deployment) -> None:
@@ -93,18 +102,20 @@ def test_idempotency_key_returns_the_same_play_and_starts_one_saga(deployment: D
     second = deployment.post_play(text, headers={"Idempotency-Key": key})
     assert first.status == second.status == 202
     assert first.json()["playId"] == second.json()["playId"]
-    assert first.json()["executionArn"] == second.json()["executionArn"]
     play_id = first.json()["playId"]
     deployment.wait(play_id)
 
     sfn = deployment.aws_client("stepfunctions")
-    machine = sfn.describe_execution(executionArn=first.json()["executionArn"])["stateMachineArn"]
+    machine = sfn.describe_execution(executionArn=deployment.execution_arn(play_id))["stateMachineArn"]
     names = [e["name"] for e in sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]]
     assert names.count(f"create-{play_id}") == 1
 
     different = deployment.post_play(text + "\nMORE\nAnother line.\n", headers={"Idempotency-Key": key})
     assert different.status == 409
     assert different.json()["error"]["code"] == "idempotency_conflict"
+    assert play_id not in different.text  # a conflict names no play
+    # Nobody can compute the play id from the key (it used to be sha256 of it).
+    assert play_id != hashlib.sha256(f"idempotency-key:{key}".encode()).hexdigest()[:32]
 
 
 def test_listing_is_newest_first_paginated_and_filtered(deployment: Deployment) -> None:

@@ -47,6 +47,14 @@ def test_tables_have_the_same_keys_attributes_and_indexes(
         local.get("GlobalSecondaryIndexes", [])
     )
     assert deployed["BillingMode"] == local["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = local_aws.client("dynamodb").describe_time_to_live(
+        TableName=local_aws.resources.table_names[spec.key]
+    )["TimeToLiveDescription"]
+    deployed_ttl = deployed.get("TimeToLiveSpecification", {})
+    assert (deployed_ttl.get("AttributeName"), deployed_ttl.get("Enabled", False)) == (
+        ttl.get("AttributeName"),
+        ttl["TimeToLiveStatus"] == "ENABLED",
+    )
 
 
 @pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda f: f.name)

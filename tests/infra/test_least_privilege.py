@@ -67,6 +67,7 @@ class Grants:
             f"{stack.settings.state_machine_name}:*"
         )
         self.bus = f"<{synth.logical_id(stack.data.event_bus)}.Arn>"
+        self.page_token_key = f"<{synth.logical_id(stack.functions.page_token_key)}>"
 
     def actions_on(self, resource: str) -> frozenset[str]:
         return frozenset(a for s in self.statements if resource in s.resources for a in s.actions)
@@ -112,6 +113,8 @@ def test_a_function_may_touch_only_what_its_description_names(
             elif resource == grants.executions:
                 assert spec.starts_saga or spec.describes_executions
                 assert statement.actions == {"states:DescribeExecution"}
+            elif resource == grants.page_token_key:
+                assert spec.signs_page_tokens and statement.actions == {"secretsmanager:GetSecretValue"}
             else:
                 raise AssertionError(f"{spec.name} is granted an unexpected resource: {resource}")
 
@@ -127,6 +130,7 @@ def test_a_function_may_touch_only_what_its_description_names(
     assert ("s3:PutObject" in grants.actions_on(grants.staged_plays)) == spec.writes_staging
     assert bool(grants.actions_on(grants.state_machine)) == spec.starts_saga
     assert bool(grants.actions_on(grants.executions)) == (spec.starts_saga or spec.describes_executions)
+    assert bool(grants.actions_on(grants.page_token_key)) == spec.signs_page_tokens
 
 
 def test_the_state_machine_may_invoke_its_functions_update_the_ledger_and_publish_nothing_else(

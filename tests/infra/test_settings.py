@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from fountain_infra.settings import Settings, SettingsError
+from fountain_saga import topology
 
 
 class FakeNode:
@@ -63,3 +64,9 @@ def test_removal_policy_and_retention_follow_the_stage() -> None:
     assert settings(stage="prod").removal_policy == cdk.RemovalPolicy.RETAIN
     assert settings(stage="dev").removal_policy == cdk.RemovalPolicy.DESTROY
     assert settings(stage="prod").state_machine_name == "fountain-create-play-prod"
+
+
+def test_no_deployment_takes_the_local_servers_stage_name() -> None:
+    """The API leaves the stage out of its links for that stage name only (it serves at the root)."""
+    with pytest.raises(SettingsError, match="stage must be one of"):
+        settings(stage=topology.LOCAL_STAGE)

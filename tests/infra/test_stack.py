@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from fountain_saga import topology
+from tests.conftest import REPO
 from tests.infra.conftest import PROD_CORS_ORIGINS, Synthesized
 from tests.infra.intrinsics import as_list, render
 
@@ -33,7 +35,7 @@ def test_every_table_of_the_topology_is_on_demand_recoverable_and_encrypted(
     synth: Synthesized, stage: str
 ) -> None:
     tables = synth.resources("AWS::DynamoDB::Table", stage)
-    assert len(tables) == len(topology.TABLES) == 7
+    assert len(tables) == len(topology.TABLES) == 8  # six entities, the ledger, the idempotency keys
     for table in tables.values():
         properties = table["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -182,7 +184,11 @@ def test_the_api_routes_proxy_to_the_api_function_with_iam_authorization(synth: 
         ("GET", "/plays"),
         ("GET", "/plays/{playId}"),
         ("GET", "/plays/{playId}/fountain"),
-        ("ANY", "/{proxy+}"),  # the API's own JSON 404 for any other path
+        # The API's own 405 (with Allow) for any other method on a route's path...
+        ("ANY", "/plays"),
+        ("ANY", "/plays/{playId}"),
+        ("ANY", "/plays/{playId}/fountain"),
+        ("ANY", "/{proxy+}"),  # ...and its JSON 404 for any other path
     }
     api_function = synth.logical_id(synth.stacks["dev"].functions.by_name["Api"])
     (validator_id,) = synth.resources("AWS::ApiGateway::RequestValidator")
@@ -194,6 +200,34 @@ def test_the_api_routes_proxy_to_the_api_function_with_iam_authorization(synth: 
     assert methods[("GET", "/plays/{playId}")]["RequestParameters"] == {"method.request.path.playId": True}
     (validator,) = synth.resources("AWS::ApiGateway::RequestValidator").values()
     assert validator["Properties"]["ValidateRequestParameters"] is True
+
+
+def test_every_documented_operation_has_a_gateway_method_and_every_path_takes_any_method(
+    synth: Synthesized,
+) -> None:
+    """docs/openapi.json (tested against the function's routes in tests/unit) against the gateway."""
+    document = json.loads((REPO / "docs" / "openapi.json").read_text())
+    documented = {
+        (verb.upper(), path) for path, operations in document["paths"].items() for verb in operations
+    }
+    methods = _methods(synth, "dev")
+    assert documented == {key for key in methods if key[0] != "ANY"}
+    assert {path for _, path in documented} | {"/{proxy+}"} == {
+        path for verb, path in methods if verb == "ANY"
+    }
+
+
+def test_only_the_api_knows_the_page_token_key_a_secret_nobody_typed(synth: Synthesized) -> None:
+    (secret_id, secret), *_ = synth.resources("AWS::SecretsManager::Secret").items()
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    stack = synth.stacks["dev"]
+    for name, function in stack.functions.by_name.items():
+        properties = synth.templates["dev"]["Resources"][synth.logical_id(function)]["Properties"]
+        env = properties["Environment"]["Variables"]
+        if topology.function(name).signs_page_tokens:
+            assert env[topology.PAGE_TOKEN_SECRET_ENV] == {"Ref": secret_id}
+        else:
+            assert topology.PAGE_TOKEN_SECRET_ENV not in env
 
 
 def test_request_bodies_reach_the_function_as_the_clients_bytes(synth: Synthesized) -> None:
@@ -236,12 +270,36 @@ def test_cors_is_off_unless_origins_are_configured(synth: Synthesized) -> None:
 
 
 def test_gateway_errors_answer_in_the_apis_error_shape(synth: Synthesized) -> None:
-    responses = synth.resources("AWS::ApiGateway::GatewayResponse")
-    assert {r["Properties"]["ResponseType"] for r in responses.values()} == {"DEFAULT_4XX", "DEFAULT_5XX"}
-    for response in responses.values():
-        template = response["Properties"]["ResponseTemplates"]["application/json"]
-        shaped = template.replace("$context.error.messageString", '"denied"')
-        assert json.loads(shaped) == {"error": {"code": "$context.error.responseType", "message": "denied"}}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+    # Too large, unsigned or denied, throttled, timed out, and anything else of either class.
+    assert {
+        "REQUEST_TOO_LARGE",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "INVALID_SIGNATURE",
+        "EXPIRED_TOKEN",
+        "ACCESS_DENIED",
+        "THROTTLED",
+        "INTEGRATION_TIMEOUT",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    } <= set(responses)
+    rest_api = synth.logical_id(synth.stacks["dev"].api.rest_api)
+    codes = {}
+    for response_type, response in responses.items():
+        assert response["RestApiId"] == {"Ref": rest_api}
+        template = response["ResponseTemplates"]["application/json"]
+        # API Gateway substitutes the message as a quoted JSON string.
+        shaped = json.loads(template.replace("$context.error.messageString", '"Forbidden"'))
+        assert shaped == {"error": {"code": shaped["error"]["code"], "message": "Forbidden"}}
+        codes[response_type] = shaped["error"]["code"]
+    assert codes["REQUEST_TOO_LARGE"] == "body_too_large"  # the function's own code for a 413
+    assert codes["THROTTLED"] == "throttled" and codes["INTEGRATION_TIMEOUT"] == "integration_timeout"
+    assert codes["MISSING_AUTHENTICATION_TOKEN"] == "missing_authentication"
+    for response_type, code in codes.items():
+        assert re.fullmatch(r"[a-z_]+", code) or response_type.startswith("DEFAULT"), code
 
 
 def test_the_outputs_give_the_stage_url_and_what_the_e2e_suite_needs(synth: Synthesized) -> None:

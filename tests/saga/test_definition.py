@@ -91,7 +91,7 @@ def test_each_step_retries_transients_and_its_catch_enters_its_own_compensation(
         "TransientStoreError",
     } <= retry_errors
     (catch,) = state["Catch"]
-    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.failure"
     failed = STATES[catch["Next"]]
     assert failed["Parameters"]["step"] == step
     # The Choice routes by the failed step's name to that step's compensation.
@@ -123,7 +123,7 @@ def test_compensations_retry_with_backoff_and_a_final_failure_is_loud(compensati
     visited = []
     while STATES[end]["Type"] not in ("Fail", "Succeed"):
         visited.append(end)
-        end = STATES[end]["Next"]
+        end = STATES[end].get("Next") or STATES[end]["Default"]
     assert end == "CompensationFailed"
     assert "RecordCompensationFailure" in visited and "AnnounceCompensationFailed" in visited
 
@@ -145,3 +145,24 @@ def test_the_input_is_a_claim_check_not_the_play() -> None:
     compensation = STATES["DeleteDialogue"]["Parameters"]["Payload"]
     assert set(compensation) == {"playId.$", "sagaId.$", "counts.$", "fault.$", "attempt.$"}
     assert compensation["attempt.$"] == "$$.State.RetryCount"
+
+
+@pytest.mark.parametrize("field", ["failure", "compensationFailure"])
+def test_a_failure_keeps_only_the_message_of_our_handlers_error_envelope(field: str) -> None:
+    """What the ledger records and clients read holds no stack trace; AWS's own errors pass as they are."""
+    name = field[0].upper() + field[1:]
+    read = STATES[f"Read{name}"]
+    (choice,) = read["Choices"]
+    assert sorted(rule["StringEquals"] for rule in choice["Or"]) == sorted(topology.HANDLER_ERRORS)
+    parse, keep = STATES[choice["Next"]], STATES[f"Keep{name}Message"]
+    assert parse["Parameters"]["cause.$"] == f"States.StringToJson($.{field}.cause)"
+    assert parse["Next"] == f"Keep{name}Message"
+    assert keep["Parameters"]["cause.$"] == f"$.{field}.cause.errorMessage"
+    assert keep["Next"] == read["Default"] == f"Record{name}"
+
+
+def test_handlers_raise_only_the_errors_the_state_machine_reads() -> None:
+    from fountain_saga.entities import handlers
+
+    raised = {error.__name__ for error in handlers.CLIENT_SAFE_ERRORS} | {handlers.StepFailed.__name__}
+    assert raised == set(topology.HANDLER_ERRORS)

@@ -66,7 +66,7 @@ def test_fault_matrix_every_step_every_mode_rolls_back_completely(
         assert failure["error"] == "States.Timeout"  # the state machine's timeout caught it
     else:
         assert failure["error"] == "InjectedFault"
-        assert f"({mode})" in json.loads(failure["cause"])["errorMessage"]
+        assert f"({mode})" in failure["cause"] and "stackTrace" not in failure["cause"]
     assert _execution(local_aws, report.play_id)["error"] == f"{step}.{failure['error']}"
 
 

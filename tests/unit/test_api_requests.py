@@ -78,3 +78,33 @@ def test_a_body_that_is_not_base64_is_a_400() -> None:
     with pytest.raises(ApiError) as error:
         read_create_request({"Content-Type": "text/plain"}, "not base64!!", True, injection_allowed=True)
     assert error.value.status == 400
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "says"),
+    [
+        (b'{"fountain": ' + b"[" * 100_000, "invalid_body", "nested more than 32"),
+        (b'{"fountain": ' + b"[" * 33 + b"]" * 33 + b"}", "invalid_body", "nested more than 32"),
+        (b'{"fountain": ' + b"9" * 5_000 + b"}", "invalid_body", "number of 5,000 characters"),
+        (b'{"fountain": 1e' + b"9" * 200 + b"}", "invalid_body", "number of 202 characters"),
+        (b'{"fountain": "INT. A", "fountain": "INT. B"}', "invalid_body", "'fountain' more than once"),
+        (b'{"fountain": NaN}', "malformed_json", "NaN is not a JSON value"),
+        (b'{"fountain": -Infinity}', "malformed_json", "-Infinity is not a JSON value"),
+        (b'{"fountain": "INT. A"', "malformed_json", "line 1 column"),
+    ],
+)
+def test_json_past_the_parsers_limits_is_a_400_that_says_which(body: bytes, code: str, says: str) -> None:
+    with pytest.raises(ApiError) as error:
+        _read(JSON, body)
+    assert (error.value.status, error.value.code) == (400, code)
+    assert says in error.value.message
+
+
+def test_json_within_the_limits_is_read() -> None:
+    nested_title = b'{"fountain": "INT. A", "title": "T", "x": ' + b"[" * 31 + b"]" * 31 + b"}"
+    with pytest.raises(ApiError) as error:
+        _read(JSON, nested_title)
+    assert "'x' is not a known field" in error.value.message  # parsed, then refused by the schema

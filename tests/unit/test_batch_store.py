@@ -69,6 +69,8 @@ def test_throttled_call_is_retried_not_raised() -> None:
 
 def test_items_that_never_go_raise_a_transient_error_naming_the_count() -> None:
     table = FlakyTable(refusals=10_000)
-    with pytest.raises(TransientStoreError, match=r"3 of 25 writes to t were still unprocessed"):
+    with pytest.raises(
+        TransientStoreError, match=r"DynamoDB left 3 of 25 writes unprocessed after 8 attempts"
+    ):
         batch_write("t", put_requests(_items(25)), client=table, sleep=lambda s: None)
     assert len(table.calls) == MAX_ATTEMPTS

@@ -125,3 +125,27 @@ def test_a_step_event_without_a_play_id_is_refused() -> None:
         StepRequest.from_event({"sagaId": "x"})
     with pytest.raises(service.InvalidStepRequest, match="malformed"):
         StepRequest.from_event({"playId": "../etc", "sagaId": "x"})
+
+
+def test_an_unexpected_error_leaves_its_details_in_the_logs_and_says_only_what_failed() -> None:
+    from fountain_local.lambda_runtime import LocalLambdaContext
+    from fountain_saga.entities.handlers import StepFailed, create_dialogue
+
+    request = _request()
+    event = {
+        "playId": request.play_id,
+        "sagaId": request.saga_id,
+        "counts": request.counts,
+        # A claim check whose objects are gone: S3 answers NoSuchKey deep inside the step.
+        "play": {"bucket": request.play.bucket, "prefix": "staged/nothing-here/"} if request.play else None,
+        "stepTimeoutSeconds": 60,
+    }
+    context = LocalLambdaContext(
+        "CreateDialogue", "arn:aws:lambda:us-east-1:123456789012:function:x", 1024, 60
+    )
+    with pytest.raises(StepFailed) as failed:
+        create_dialogue(event, context)
+    message = str(failed.value)
+    assert message.startswith("CreateDialogue failed unexpectedly (NoSuchKey)")
+    assert request.play_id in message
+    assert "staged/" not in message and "fountain-" not in message  # no key, bucket or table names

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+
+from fountain_saga.api.responses import compact_json
 
 
 class ApiError(Exception):
@@ -26,6 +27,6 @@ def error_response(
     return Response(
         status_code=status,
         content_type="application/json",
-        body=json.dumps({"error": {"code": code, "message": message}}),
+        body=compact_json({"error": {"code": code, "message": message}}),
         headers=headers,
     )

@@ -21,5 +21,10 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+    if event.get("httpMethod") == "HEAD":
+        # HEAD is answered as GET (RFC 9110): the same status and headers. The body stays, so the
+        # Content-Length the server sends is GET's; the server (API Gateway, or the local one)
+        # sends no body to a HEAD.
+        event = {**event, "httpMethod": "GET"}
     response: dict[str, Any] = app.resolve(event, context)
     return response

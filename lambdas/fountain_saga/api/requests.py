@@ -27,6 +27,10 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FAIL_AT_HEADER = "x-fountain-fail-at"
 FAIL_MODE_HEADER = "x-fountain-fail-mode"
+# The body is an object of two strings; these bound what a hostile document can make the parser
+# do long before the interpreter's own limits (recursion, int() of 4,300 digits) are reached.
+MAX_JSON_DEPTH = 32
+MAX_JSON_NUMBER_CHARS = 100
 
 
 class CreatePlayBody(BaseModel):
@@ -101,15 +105,76 @@ def _content_type(value: str) -> tuple[str, str]:
     return media_type.strip().lower(), charset
 
 
-def _json_play(text: str) -> tuple[str, str | None]:
+class _Refused(ValueError):
+    """What the parser met that this API does not read, with the error code to answer."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _number(text: str) -> float | int:
+    # Called with the number's text before Python converts it: int() refuses thousands of digits
+    # with a ValueError of its own, and no field of the body is a number anyway.
+    if len(text) > MAX_JSON_NUMBER_CHARS:
+        raise _Refused(
+            "invalid_body",
+            f"the JSON body holds a number of {len(text):,} characters; the limit is {MAX_JSON_NUMBER_CHARS}",
+        )
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _constant(name: str) -> Any:
+    raise _Refused("malformed_json", f"the body is not valid JSON: {name} is not a JSON value")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _Refused("invalid_body", f"the JSON body names {key[:64]!r} more than once")
+        document[key] = value
+    return document
+
+
+def _depth(document: Any) -> int:
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                children = value.values() if isinstance(value, dict) else value
+                pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def load_json(text: str) -> Any:
+    """The JSON document, or the ApiError to answer: malformed_json for what is not JSON,
+    invalid_body for JSON past this API's limits (nesting, numbers, duplicate keys)."""
+    too_deep = f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep"
     try:
-        document: Any = json.loads(text)
+        document = json.loads(
+            text, parse_int=_number, parse_float=_number, parse_constant=_constant, object_pairs_hook=_object
+        )
     except json.JSONDecodeError as error:
         raise ApiError(
             400,
             "malformed_json",
             f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
         ) from None
+    except _Refused as error:
+        raise ApiError(400, error.code, str(error)) from None
+    except RecursionError:
+        # json's C scanner stops at the interpreter's recursion limit, well past MAX_JSON_DEPTH.
+        raise ApiError(400, "invalid_body", too_deep) from None
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise ApiError(400, "invalid_body", too_deep)
+    return document
+
+
+def _json_play(text: str) -> tuple[str, str | None]:
+    document = load_json(text)
     if not isinstance(document, dict):
         raise ApiError(
             400, "invalid_body", 'the JSON body must be an object: {"fountain": "...", "title": "..."}'

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+from datetime import datetime
 from typing import Any
 
+from fountain_saga.api import page_tokens
 from fountain_saga.api.errors import ApiError
 from fountain_saga.entities.reader import COUNTED_KINDS
 from fountain_saga.saga import ledger
@@ -16,16 +15,35 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 
-def links(play_id: str) -> dict[str, str]:
-    return {"self": f"/plays/{play_id}", "fountain": f"/plays/{play_id}/fountain"}
+def links(play_id: str, base: str = "") -> dict[str, str]:
+    """Where the play and its text are, under the path prefix the client called the API with."""
+    return {"self": f"{base}/plays/{play_id}", "fountain": f"{base}/plays/{play_id}/fountain"}
 
 
-def play_view(row: LedgerRow) -> dict[str, Any]:
+def timestamp(value: str | None) -> str | None:
+    """Any ISO-8601 time as the API writes them all: UTC, milliseconds, "Z".
+
+    The ledger is written that way by the intake and by Step Functions' $$.State.EnteredTime;
+    this keeps responses in one format even for an item an older engine or a hand wrote.
+    """
+    if not value:
+        return value
+    try:
+        return ledger.timestamp(datetime.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+def play_view(row: LedgerRow, base: str = "") -> dict[str, Any]:
     failure = ledger.failure_of(row)
+    steps = []
+    for step in ledger.step_views(row):
+        shown = step.to_json()
+        shown["startedAt"], shown["endedAt"] = timestamp(step.started_at), timestamp(step.ended_at)
+        steps.append(shown)
     saga: dict[str, Any] = {
         "status": row.status,
-        "executionArn": row.execution_arn,
-        "steps": [step.to_json() for step in ledger.step_views(row)],
+        "steps": steps,
         "failure": _failure_json(failure),
     }
     compensation_failure = ledger.compensation_failure_of(row)
@@ -37,9 +55,9 @@ def play_view(row: LedgerRow) -> dict[str, Any]:
         "status": row.status,
         "counts": ledger.recorded_counts(row, COUNTED_KINDS),
         "saga": saga,
-        "createdAt": row.created_at,
-        "updatedAt": row.updated_at,
-        "links": links(row.play_id),
+        "createdAt": timestamp(row.created_at),
+        "updatedAt": timestamp(row.updated_at),
+        "links": links(row.play_id, base),
     }
 
 
@@ -49,23 +67,44 @@ def _failure_json(failure: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"step": failure.get("step"), "error": failure.get("error"), "cause": failure.get("cause")}
 
 
-def summary_view(row: LedgerRow) -> dict[str, Any]:
+def summary_view(row: LedgerRow, base: str = "") -> dict[str, Any]:
     return {
         "playId": row.play_id,
         "title": row.title,
         "status": row.status,
-        "createdAt": row.created_at,
-        "updatedAt": row.updated_at,
-        "links": links(row.play_id),
+        "createdAt": timestamp(row.created_at),
+        "updatedAt": timestamp(row.updated_at),
+        "links": links(row.play_id, base),
     }
 
 
-def list_plays(status: str | None, limit_text: str | None, next_token: str | None) -> dict[str, Any]:
+# Each query parameter GET /plays reads, with the error code of a bad value.
+QUERY_PARAMETERS = {"status": "invalid_status", "limit": "invalid_limit", "nextToken": "invalid_next_token"}
+
+
+def query_parameters(given: dict[str, list[str]]) -> dict[str, str]:
+    """GET /plays's parameters, each at most once: which of two values was meant is not guessed."""
+    params: dict[str, str] = {}
+    for name, code in QUERY_PARAMETERS.items():
+        values = given.get(name) or []
+        if len(values) > 1:
+            raise ApiError(400, code, f"{name} is given {len(values)} times; give it once")
+        if values:
+            params[name] = values[0]
+    return params
+
+
+def list_plays(
+    status: str | None, limit_text: str | None, next_token: str | None, base: str = ""
+) -> dict[str, Any]:
     """Plays, newest first, one page at a time."""
     if status is not None and status not in ledger.SAGA_STATUSES:
         raise ApiError(400, "invalid_status", f"status must be one of {', '.join(ledger.SAGA_STATUSES)}")
     limit = _limit(limit_text)
-    start = _decode_token(next_token) if next_token else None
+    # A token names a key of the index its listing reads (by status, or all plays), so it is
+    # signed for that listing and refused in another.
+    listing = f"status={status or '*'}"
+    start = _start_key(next_token, listing) if next_token else None
     if status is None:
         result = LedgerRow.by_created_at.query(
             ledger.LIST_KEY, scan_index_forward=False, limit=limit, last_evaluated_key=start
@@ -74,35 +113,28 @@ def list_plays(status: str | None, limit_text: str | None, next_token: str | Non
         result = LedgerRow.by_status.query(
             status, scan_index_forward=False, limit=limit, last_evaluated_key=start
         )
-    plays = [summary_view(row) for row in result]
+    plays = [summary_view(row, base) for row in result]
     last = result.last_evaluated_key
-    return {"plays": plays, "nextToken": _encode_token(last) if last and len(plays) == limit else None}
+    token = page_tokens.sign(last, listing) if last and len(plays) == limit else None
+    return {"plays": plays, "nextToken": token}
 
 
 def _limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_PAGE
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    # Bounded and ASCII before int(): "²" is a digit to str.isdigit, and int() of thousands of
+    # digits is refused by Python itself, each a 500 had it got that far.
+    if not (0 < len(text) <= 3 and text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_PAGE}")
     return int(text)
 
 
-def _encode_token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> dict[str, Any]:
-    invalid = ApiError(
-        400, "invalid_next_token", "nextToken is not one this API returned; start again without it"
-    )
+def _start_key(token: str, listing: str) -> dict[str, Any]:
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise invalid from None
-    allowed = {"playId", "listKey", "status", "createdAt"}
-    if not isinstance(key, dict) or not set(key) <= allowed or "playId" not in key:
-        raise invalid
-    for value in key.values():
-        if not (isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)):
-            raise invalid
-    return key
+        return page_tokens.read(token, listing)
+    except page_tokens.InvalidPageToken:
+        raise ApiError(
+            400,
+            "invalid_next_token",
+            "nextToken is not one this API issued for this listing; start the listing again without it",
+        ) from None

@@ -80,8 +80,9 @@ def batch_write(
                 break
             sleep(random.uniform(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**attempt)))
         else:
+            # Said without the table's name: the message reaches clients through the saga ledger.
             raise TransientStoreError(
-                f"{len(pending)} of {len(batch)} writes to {table_name} were still unprocessed "
+                f"DynamoDB left {len(pending)} of {len(batch)} writes unprocessed "
                 f"after {MAX_ATTEMPTS} attempts"
             )
     return calls

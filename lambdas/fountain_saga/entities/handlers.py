@@ -15,13 +15,23 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fountain_saga.entities import service
-from fountain_saga.entities.service import StepRequest, StepResult
+from fountain_saga.entities.batch_store import TransientStoreError
+from fountain_saga.entities.service import InvalidStepRequest, ScriptMissing, StepRequest, StepResult
+from fountain_saga.saga.faults import InjectedFault
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
 Operation = Callable[[str, StepRequest], StepResult]
+
+
+class StepFailed(Exception):
+    """Any other failure of a step, said without the details that stay in its logs."""
+
+
+# What a handler may raise as it is: errors whose messages were written for the client.
+CLIENT_SAFE_ERRORS = (InjectedFault, TransientStoreError, InvalidStepRequest, ScriptMissing)
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
@@ -32,9 +42,21 @@ def _step_handler(step: str, operation: Operation) -> Handler:
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # Counted first, so a failing invocation is counted too (and flushes a non-empty set).
         metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
-        request = StepRequest.from_event(event)
-        logger.append_keys(step=step, saga_id=request.saga_id)
-        result = operation(step, request)
+        try:
+            request = StepRequest.from_event(event)
+            logger.append_keys(step=step, saga_id=request.saga_id)
+            result = operation(step, request)
+        except CLIENT_SAFE_ERRORS:
+            logger.exception("step failed")
+            raise
+        except Exception as error:
+            # The whole exception goes to the logs, under the play id; what the state machine
+            # records, and clients read, names neither files nor tables.
+            logger.exception("step failed unexpectedly")
+            raise StepFailed(
+                f"{step} failed unexpectedly ({type(error).__name__}); the logs of play "
+                f"{event.get('playId')} hold the details"
+            ) from None
         metrics.add_metric(name="RowsChanged", unit=MetricUnit.Count, value=result.rows)
         logger.info("step done", extra=result.to_event())
         return result.to_event()

@@ -22,18 +22,20 @@ import boto3
 from fountain_saga.entities.storable import check_storable
 from fountain_saga.play.document import PlayDocument
 from fountain_saga.play.fountain_import import parse_play
-from fountain_saga.saga import ledger
+from fountain_saga.saga import idempotency, ledger
 from fountain_saga.saga.claim_check import encode_records, stage_play
 from fountain_saga.saga.faults import FaultPlan, injection_enabled
+from fountain_saga.saga.idempotency import IdempotencyConflict
 from fountain_saga.topology import STATE_MACHINE_ARN_ENV, STEP_TIMEOUT_ENV, step_timeout_seconds
+
+__all__ = ["IdempotencyConflict", "PlayRequest", "PreparedPlay", "StartedPlay", "prepare_play", "start_play"]
+
+# The one caller of a local runtime, and of any process that starts plays without a request.
+LOCAL_PRINCIPAL = "local"
 
 
 class FaultInjectionDisabled(Exception):
     """A request asked for a fault where this deployment does not allow injecting one."""
-
-
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before with a different request."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class PlayRequest:
     title: str | None = None
     idempotency_key: str | None = None
     fault: FaultPlan | None = None
+    # Who asks: idempotency keys are each caller's own (the IAM principal on AWS).
+    principal: str = LOCAL_PRINCIPAL
     # The same text and title already prepared (the CLI checks a file before starting anything).
     prepared: PreparedPlay | None = field(default=None, compare=False, repr=False)
 
@@ -83,10 +87,11 @@ def sfn_client() -> Any:
     return boto3.client("stepfunctions")
 
 
-def play_id_for(idempotency_key: str | None) -> str:
-    if idempotency_key is None:
+def play_id_for(request: PlayRequest) -> str:
+    """A new random play id, or the one this caller's Idempotency-Key already stands for."""
+    if request.idempotency_key is None:
         return uuid.uuid4().hex
-    return hashlib.sha256(f"idempotency-key:{idempotency_key}".encode()).hexdigest()[:32]
+    return idempotency.claim(request.principal, request.idempotency_key, request.digest()).play_id
 
 
 def execution_name(play_id: str) -> str:
@@ -114,7 +119,7 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
     prepared = request.prepared or prepare_play(request.text, request.title)
     play = prepared.document
     state_machine_arn = state_machine_arn or os.environ[STATE_MACHINE_ARN_ENV]
-    play_id = play_id_for(request.idempotency_key)
+    play_id = play_id_for(request)
     name = execution_name(play_id)
     arn = execution_arn(state_machine_arn, name)
     created_at = now_iso()
@@ -136,9 +141,10 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
     try:
         entry, created = ledger.open_entry(entry)
     except ledger.LedgerConflict as conflict:
+        # Only a retry of this very request reaches an existing entry (play ids are random or
+        # claimed per caller); a different request here is a bug, and says nothing of the play.
         raise IdempotencyConflict(
-            "this Idempotency-Key was already used with a different request "
-            f"(play {conflict.existing.play_id}); use a new key for a new play"
+            "this Idempotency-Key was already used with a different request; use a new key for a new play"
         ) from conflict
     if not created and entry.play_prefix:
         return StartedPlay(play_id, arn, entry.status, entry.title, counts, replayed=True)
