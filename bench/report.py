@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -139,14 +140,31 @@ def read_path_entry(read: ReadPathResult) -> dict[str, Any]:
     }
 
 
+def engine_entry(result: Any) -> dict[str, Any]:
+    """A bench.run.EngineResult: one size on one DynamoDB engine."""
+    return {
+        "engine": result.engine,
+        "speeches": result.write.speeches,
+        "rows": result.read.rows,
+        "writeElapsedSeconds": result.write.elapsed_median,
+        "writeFloorSeconds": result.write.floor_median,
+        "writeRatio": result.write.ratio,
+        "readSeconds": result.read.load_render_median,
+        "readFloorSeconds": result.read.floor_median,
+        "readRatio": result.read.ratio,
+    }
+
+
 def results_document(
     sizes: list[SizeResult],
     concurrent: ConcurrentResult | None,
     parse: list[ParseResult] | None = None,
     read: ReadPathResult | None = None,
+    engines: Sequence[Any] = (),
 ) -> dict[str, Any]:
     return {
         "machine": machine(),
+        "engines": [engine_entry(e) for e in engines],
         "sizes": [size_entry(r) for r in sizes],
         "concurrent": concurrent_entry(concurrent) if concurrent else {},
         "parseShapes": [parse_entry(r) for r in parse or []],
@@ -200,6 +218,7 @@ def markdown(document: dict[str, Any], targets: list[Target], plot: str | None =
         ]
     out += _parse_table(document["parseShapes"])
     out += _read_table(document["readPath"])
+    out += _engine_table(document.get("engines", []))
     out += ["**Targets:**", ""]
     out += [f"- {'met' if t.met else '**MISSED**'}: {t.name} — {t.detail}" for t in targets]
     out += ["", _cost_breakdown(document), ""]
@@ -264,6 +283,33 @@ def _read_table(read: dict[str, Any]) -> list[str]:
             f"| {entry['loadRenderSeconds']:.3f} | {entry['floorSeconds']:.3f} | {entry['ratio']:.2f} "
             f"| {entry['playViewSeconds'] * 1000:.1f} |"
         )
+    return [*lines, ""]
+
+
+def _engine_table(engines: list[dict[str, Any]]) -> list[str]:
+    if not engines:
+        return []
+    lines = [
+        "**On a real DynamoDB engine** (what `fountain-saga serve` runs; everything else as above, "
+        "each ratio against its floor on the same engine):",
+        "",
+        "| Engine | Speeches | Rows | Saga s | Write floor s | Saga / floor | load + render s "
+        "| Read floor s | Read / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for entry in engines:
+        cells = [
+            entry["engine"],
+            f"{entry['speeches']:,}",
+            f"{entry['rows']:,}",
+            f"{entry['writeElapsedSeconds']:.2f}",
+            f"{entry['writeFloorSeconds']:.2f}",
+            f"{entry['writeRatio']:.2f}",
+            f"{entry['readSeconds']:.3f}",
+            f"{entry['readFloorSeconds']:.3f}",
+            f"{entry['readRatio']:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

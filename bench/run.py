@@ -34,11 +34,13 @@ from bench.measure import (
 )
 from bench.parse_shapes import SHAPE_BYTES, ParseResult, measure_parse_shapes
 from bench.probes import peak_rss_mb
-from bench.read_path import ReadPathResult, measure_read_path
+from bench.read_path import ReadPathResult, ReadSizeResult, measure_read_path
+from fountain_local.dynamodb_engine import ENGINES, DynamoDbEngine, amazon_dir
 from fountain_local.runtime import LocalAws
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = (100, 1000, 5000)
+ENGINE_SIZES = (1000, 5000)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class BenchConfig:
     parse_runs: int = 3
     read_sizes: tuple[int, ...] = DEFAULT_SIZES  # (): no read path
     read_runs: int = 5
+    # The same write and read measures on each real DynamoDB engine `serve` can run (dynalite, and
+    # Amazon DynamoDB Local when installed): (): none.
+    engine_sizes: tuple[int, ...] = ENGINE_SIZES
+    engine_runs: int = 3
 
 
 @dataclass
@@ -61,6 +67,7 @@ class BenchOutcome:
     targets: list[targets.Target]
     parse: list[ParseResult]
     read: ReadPathResult | None
+    engines: list[EngineResult]
 
     @property
     def all_met(self) -> bool:
@@ -68,6 +75,16 @@ class BenchOutcome:
 
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """One play size on one real DynamoDB engine: the saga's writes and the read path, each
+    against its floor on that same engine."""
+
+    engine: str
+    write: SizeResult
+    read: ReadSizeResult
 
 
 def _stderr(message: str) -> None:
@@ -127,11 +144,36 @@ def run_bench(config: BenchConfig, aws: LocalAws | None = None, progress: Progre
         progress(f"  {concurrent.sagas_per_minute:.0f} sagas per minute, statuses {concurrent.statuses}")
     parse = _parse_shapes(config, in_process=aws is not None, progress=progress)
     read = _read_path(config, aws, progress)
-    document = report.results_document(sizes, concurrent, parse, read)
+    engines = [] if aws is not None else _engines(config, progress)
+    document = report.results_document(sizes, concurrent, parse, read, engines)
     document["machine"]["runs"] = config.runs
     return BenchOutcome(
-        sizes, concurrent, document, targets.check(sizes, concurrent, parse, read), parse, read
+        sizes, concurrent, document, targets.check(sizes, concurrent, parse, read), parse, read, engines
     )
+
+
+def _engines(config: BenchConfig, progress: Progress) -> list[EngineResult]:
+    if not config.engine_sizes:
+        return []
+    kinds = ["dynalite"] + (["amazon"] if amazon_dir() is not None else [])
+    results = []
+    for kind in kinds:
+        progress(f"DynamoDB engine {kind}: success path and read path, {config.engine_runs} run(s) each ...")
+        engine = ["--dynamodb", kind, "--runs", str(config.engine_runs)]
+        read = ReadPathResult.from_json(
+            _in_subprocess(["read", "--read-sizes", *map(str, config.engine_sizes), *engine])
+        )
+        for speeches, read_size in zip(config.engine_sizes, read.sizes, strict=True):
+            write = SizeResult.from_json(
+                _in_subprocess(["size", "--speeches", str(speeches), "--path", "success", *engine])
+            )
+            result = EngineResult(kind, write, read_size)
+            results.append(result)
+            writes = f"{write.elapsed_median:.2f} s / floor {write.floor_median:.2f} s = {write.ratio:.2f}"
+            read_s, floor_s = read_size.load_render_median, read_size.floor_median
+            reads = f"{read_s:.3f} s / floor {floor_s:.3f} s = {read_size.ratio:.2f}"
+            progress(f"  {speeches:,} speeches: write {writes}; read {reads}")
+    return results
 
 
 def _parse_shapes(config: BenchConfig, *, in_process: bool, progress: Progress) -> list[ParseResult]:
@@ -205,7 +247,8 @@ def _worker(args: argparse.Namespace) -> None:
         shapes = measure_parse_shapes(args.bytes, args.runs)
         Path(args.result).write_text(json.dumps({"shapes": [r.to_json() for r in shapes]}))
         return
-    with LocalAws() as aws, Bench(aws) as bench:
+    engine = DynamoDbEngine(args.dynamodb, None) if args.dynamodb else None
+    with LocalAws(dynamodb=engine) as aws, Bench(aws) as bench:
         warm_up(bench)
         if args.worker == "read":
             read = measure_read_path(bench, args.read_sizes, args.runs)
@@ -248,6 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--path", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--sagas", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--dynamodb", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--engine-sizes",
+        type=int,
+        nargs="*",
+        default=list(ENGINE_SIZES),
+        help="speeches per play on each engine",
+    )
+    parser.add_argument("--engine-runs", type=int, default=BenchConfig.engine_runs)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args)
@@ -263,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.parse_runs,
         tuple(args.read_sizes),
         args.read_runs,
+        tuple(args.engine_sizes),
+        args.engine_runs,
     )
     outcome = run_bench(config)
     paths = report.write_outputs(outcome.document, outcome.targets, args.out_dir)

@@ -10,11 +10,8 @@ from constructs import Construct
 
 from fountain_infra.compliance import acknowledge
 from fountain_infra.settings import Settings
+from fountain_saga import topology
 
-# Each POST starts a saga (16 states and seven Lambda invocations when it succeeds); these keep
-# a runaway client well inside the account's default 1,000 concurrent Lambda executions.
-THROTTLE_RATE_PER_SECOND = 50
-THROTTLE_BURST = 100
 # Headers a browser client sends (SigV4's, and the API's own) when CORS is configured.
 CORS_HEADERS = [
     "Content-Type",
@@ -105,8 +102,8 @@ class Api(Construct):
                 data_trace_enabled=False,
                 metrics_enabled=True,
                 tracing_enabled=True,
-                throttling_rate_limit=THROTTLE_RATE_PER_SECOND,
-                throttling_burst_limit=THROTTLE_BURST,
+                throttling_rate_limit=topology.THROTTLE_RATE_PER_SECOND,
+                throttling_burst_limit=topology.THROTTLE_BURST,
             ),
             # Execution logging needs the account's API Gateway CloudWatch role; RETAIN because it
             # is one per account and region, shared with every other API there.
@@ -120,6 +117,9 @@ class Api(Construct):
                 f"Gateway{response_type}",
                 type=apigw.ResponseType.of(response_type),
                 templates={"application/json": error_template(code)},
+                # API Gateway sends no Retry-After of its own; a token is back within a second at
+                # the stage's rate, and the local server says the same.
+                response_headers={"Retry-After": "'1'"} if response_type == "THROTTLED" else None,
             )
         # Parameters only: the function validates bodies (see the APIG2 acknowledgement below).
         validator = self.rest_api.add_request_validator(

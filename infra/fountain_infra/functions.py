@@ -177,7 +177,7 @@ class Functions(Construct):
             state_machine.grant_start_execution(function)
         if spec.starts_saga or spec.describes_executions:
             # A retried request reads back the input of the execution it may already have started;
-            # the sweeper reads whether a stuck saga's execution still runs.
+            # the sweeper reads whether anything still carries a stuck saga on.
             executions = cdk.Stack.of(self).format_arn(
                 service="states",
                 resource="execution",

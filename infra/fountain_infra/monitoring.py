@@ -1,8 +1,9 @@
 """Alarms to one SNS topic, and a dashboard of the sagas.
 
 Alarms: failed executions, any COMPENSATION_FAILED (the one outcome that leaves a partial
-play), stuck sagas, each function's errors and throttles, and API 5XX. A PlayCompensationFailed event also
-goes to the topic straight from the bus, with the play id and failure in the message.
+play), stuck sagas, sagas the sweeper gave up recovering, each function's errors and throttles,
+and API 5XX. A PlayCompensationFailed event also goes to the topic straight from the bus, with
+the play id and failure in the message.
 """
 
 from __future__ import annotations
@@ -33,6 +34,23 @@ SUCCEEDED_STATE = "PlayCreated"
 ROLLED_BACK_STATE = "RolledBack"
 COMPENSATION_FAILED_STATE = "CompensationFailed"
 COMPENSATION_FAILED_EVENT = "PlayCompensationFailed"
+# What the sweeper reports each run (saga/handlers.py).
+STUCK_METRIC = "StuckSagas"
+RECOVERED_METRIC = "SagasRecovered"
+UNRECOVERABLE_METRIC = "UnrecoverableSagas"
+
+
+def sweeper_metric(name: str, *, label: str | None = None) -> cw.Metric:
+    # Maximum: each run counts every saga afresh, so a saga left stuck is counted by every run.
+    statistic = "Sum" if name == RECOVERED_METRIC else "Maximum"
+    return cw.Metric(
+        namespace=topology.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": topology.SWEEPER_FUNCTION.service},
+        statistic=statistic,
+        period=PERIOD,
+        label=label,
+    )
 
 
 class Monitoring(Construct):
@@ -122,26 +140,27 @@ class Monitoring(Construct):
             )
         sweeper = functions.get(topology.SWEEPER_FUNCTION.name)
         if sweeper is not None:
-            # The sweeper counts sagas RUNNING or COMPENSATING for too long (the ledger and each
-            # saga's execution); any such saga is an alarm, so none is forgotten.
+            # The sweeper recovers sagas no execution carries on any more, and counts those it
+            # cannot act on; each kind is an alarm of its own, so none is forgotten.
             events.Rule(
                 self,
                 "SweepStuckSagasSchedule",
-                description="Counts stuck sagas every five minutes",
+                description="Recovers interrupted sagas and counts stuck ones every five minutes",
                 schedule=events.Schedule.rate(PERIOD),
                 targets=[targets.LambdaFunction(sweeper)],
             )
             alarm(
                 "StuckSagas",
-                cw.Metric(
-                    namespace=topology.METRICS_NAMESPACE,
-                    metric_name="StuckSagas",
-                    dimensions_map={"service": topology.SWEEPER_FUNCTION.service},
-                    statistic="Maximum",
-                    period=PERIOD,
-                ),
-                "A saga has been RUNNING or COMPENSATING for longer than STUCK_AFTER_MINUTES: find it "
-                "with `fountain-saga stuck` and follow the README's runbook.",
+                sweeper_metric(STUCK_METRIC),
+                "A saga has been RUNNING or COMPENSATING for longer than STUCK_AFTER_MINUTES while its "
+                "execution still runs: find it with `fountain-saga stuck` and follow the README's runbook.",
+            )
+            alarm(
+                "UnrecoverableSagas",
+                sweeper_metric(UNRECOVERABLE_METRIC),
+                "The sweeper lost MAX_RECOVERY_ATTEMPTS recoveries of a saga and stopped trying: the "
+                "sweeper's logs name the play; find out what stops its executions, then "
+                "`fountain-saga resume` it (see the README's runbook).",
             )
         alarm(
             "ApiServerErrors",
@@ -202,6 +221,18 @@ class Monitoring(Construct):
             ),
             cw.AlarmStatusWidget(title="Alarms", width=12, alarms=list(self.alarms)),
         )
+        if sweeper is not None:
+            self.dashboard.add_widgets(
+                cw.GraphWidget(
+                    title="Interrupted sagas (the sweeper)",
+                    width=12,
+                    left=[
+                        sweeper_metric(RECOVERED_METRIC, label="recovered"),
+                        sweeper_metric(STUCK_METRIC, label="stuck"),
+                        sweeper_metric(UNRECOVERABLE_METRIC, label="beyond recovery"),
+                    ],
+                ),
+            )
 
     def _topic(self, settings: Settings) -> sns.Topic:
         # A customer-managed key: CloudWatch and EventBridge cannot publish to a topic encrypted

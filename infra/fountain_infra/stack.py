@@ -41,7 +41,8 @@ class FountainStack(cdk.Stack):
             topology.API_FUNCTION, state_machine=self.orchestration.state_machine
         )
         self.api = Api(self, "Api", handler=api_function, settings=settings)
-        self.functions.add(topology.SWEEPER_FUNCTION)
+        # It starts the executions that finish interrupted sagas.
+        self.functions.add(topology.SWEEPER_FUNCTION, state_machine=self.orchestration.state_machine)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -18,6 +18,12 @@ STAGING_BUCKET_ENV = "STAGING_BUCKET"
 # The stage the local server reports in its API Gateway events; no deployment may be named so
 # (infra's Settings allows dev and prod), which is how the API knows it is served at the root.
 LOCAL_STAGE = "local"
+# The API stage's throttle, which the local server applies as well: a token bucket that holds
+# THROTTLE_BURST requests and refills at THROTTLE_RATE_PER_SECOND. Each POST starts a saga (16
+# states and seven Lambda invocations when it succeeds); these keep a runaway client well inside
+# the account's default 1,000 concurrent Lambda executions.
+THROTTLE_RATE_PER_SECOND = 50
+THROTTLE_BURST = 100
 # The Secrets Manager secret whose value keys the HMAC of the API's page tokens (nextToken).
 # Empty locally: the API then draws a random key per process.
 PAGE_TOKEN_SECRET_ENV = "PAGE_TOKEN_SECRET_ARN"
@@ -47,7 +53,14 @@ FORWARD_STEPS = (
 # The errors a step's handler raises (every other exception is logged and raised as StepFailed):
 # their messages are meant for clients, and the state machine keeps only the message of the
 # Lambda error envelope, never its stack trace.
-HANDLER_ERRORS = ("InjectedFault", "TransientStoreError", "InvalidStepRequest", "ScriptMissing", "StepFailed")
+HANDLER_ERRORS = (
+    "InjectedFault",
+    "TransientStoreError",
+    "InvalidStepRequest",
+    "ScriptMissing",
+    "StepOutOfTime",
+    "StepFailed",
+)
 # Each forward step's compensation; the chain runs them in reverse order.
 COMPENSATIONS = {
     "CreateScript": "DeleteScript",
@@ -221,18 +234,25 @@ API_FUNCTION = FunctionSpec(
     memory_mb=1024,
 )
 STUCK_AFTER_ENV = "STUCK_AFTER_MINUTES"
-# Every few minutes (a schedule in the deployed stack): counts sagas RUNNING or COMPENSATING for
-# too long, as a metric with an alarm, so none is forgotten.
+RECOVERY_ATTEMPTS_ENV = "MAX_RECOVERY_ATTEMPTS"
+# Beyond this many lost recoveries a saga is an operator's: whatever loses them would lose more.
+MAX_RECOVERY_ATTEMPTS = 3
+# Every few minutes (a schedule in the deployed stack): recovers sagas RUNNING or COMPENSATING
+# whose execution is gone (it failed, timed out or was stopped without the ledger ending, or it
+# never started), and counts those it cannot act on, as metrics with alarms, so none is forgotten.
+# It reads the script row (was the play published?), counts its attempts on the ledger and starts
+# the execution that finishes the saga.
 SWEEPER_FUNCTION = FunctionSpec(
     "SweepStuckSagas",
     "fountain_saga.saga.handlers.sweep_stuck_sagas",
     "sweeper",
-    writes=(),
-    reads=("ledger",),
+    writes=("ledger",),
+    reads=("script",),
+    starts_saga=True,
     describes_executions=True,
     timeout_seconds=60,
     memory_mb=256,
-    extra_env={STUCK_AFTER_ENV: "15"},
+    extra_env={STUCK_AFTER_ENV: "15", RECOVERY_ATTEMPTS_ENV: str(MAX_RECOVERY_ATTEMPTS)},
 )
 FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION, SWEEPER_FUNCTION)
 
@@ -240,6 +260,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION, SWEEPER_FU
 def aws_region() -> str:
     """The region this process works in (Lambda sets AWS_REGION; locally us-east-1)."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def compensation_timeout_seconds() -> int:
+    """How long the state machine waits for one compensation: always the deployment's figure.
+
+    A shorter forward step timeout (an operator's or a test's choice) never applies to them: a
+    compensation must finish, and one that deletes a large play in pieces would start over from
+    its first row on every retry and never fit.
+    """
+    return step_timeout_seconds()
 
 
 def step_timeout_seconds() -> int:

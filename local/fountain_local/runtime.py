@@ -24,6 +24,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from fountain_local import lambda_runtime
+from fountain_local.dynamodb_engine import DynamoDbEngine, DynamoDbRouter
 from fountain_saga import topology
 
 REGION = "us-east-1"
@@ -121,8 +122,11 @@ class LocalAws:
         fault_injection: bool = True,
         instant_retries: bool = False,
         step_timeout_seconds: int | None = None,
+        dynamodb: DynamoDbEngine | None = None,
     ) -> None:
         self.server_port = server_port
+        # None: moto's own DynamoDB. An engine: DynamoDB requests go to it (see dynamodb_engine).
+        self.dynamodb = dynamodb
         self.fault_injection = fault_injection
         self.clock = RecordingClock() if instant_retries else None
         # Tests shorten the state machine's step timeout to watch it catch a hanging step.
@@ -151,6 +155,11 @@ class LocalAws:
         if self.server_port is not None:
             endpoint = f"http://127.0.0.1:{self.server_port}"
             env.update(AWS_ENDPOINT_URL=endpoint, MOTO_PORT=str(self.server_port))
+        if self.dynamodb is not None:
+            self.dynamodb.start()
+            if self.server_port is None:
+                # In-process, moto lets a request to an endpoint it does not know go out for real.
+                env["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb.url
         self._set_env(env)
         lambda_runtime.install()
         _stop_tracking_dynamodb_items()
@@ -178,6 +187,8 @@ class LocalAws:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.dynamodb is not None:
+            self.dynamodb.stop()
         if self._saved_clock is not None:
             from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
@@ -197,10 +208,9 @@ class LocalAws:
 
     def _start_server(self, port: int) -> None:
         from moto.core.config import default_user_config
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         default_user_config.update(_MOTO_CONFIG)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server = _AwsEndpoint(port, self.dynamodb.url if self.dynamodb else None)
         self._server.start()
 
     # -- clients and provisioning ----------------------------------------------------------------
@@ -208,14 +218,7 @@ class LocalAws:
         return boto3.client(service, region_name=REGION)
 
     def provision(self) -> None:
-        ddb = self.client("dynamodb")
-        for spec in topology.TABLES:
-            ddb.create_table(**table_definition(spec, self.resources.table_names[spec.key]))
-            if spec.ttl_attribute:
-                ddb.update_time_to_live(
-                    TableName=self.resources.table_names[spec.key],
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
-                )
+        provision_tables(self.client("dynamodb"), self.resources.table_names)
         self.client("s3").create_bucket(Bucket=self.resources.bucket)
         self._provision_event_log()
         role = self.client("iam").create_role(RoleName=LOCAL_ROLE, AssumeRolePolicyDocument="{}")["Role"][
@@ -302,6 +305,101 @@ class LocalAws:
             if not running:
                 return
             time.sleep(0.02)
+
+
+class ExistingTableMismatch(Exception):
+    """A table kept from an earlier run has another shape than this version declares."""
+
+
+def provision_tables(ddb: Any, names: dict[str, str], *, poll_seconds: float = 0.05) -> None:
+    """Create every table that does not exist yet, then wait until all are ACTIVE.
+
+    A durable engine keeps the tables of the last run: they are reused when their keys and
+    indexes are the ones declared, and refused with a clear message when not (a data directory
+    written by another version). Tables start CREATING, as on AWS; all are created before the
+    first wait, so the waits overlap.
+    """
+    existing = set()
+    for page in ddb.get_paginator("list_tables").paginate():
+        existing.update(page["TableNames"])
+    for spec in topology.TABLES:
+        definition = table_definition(spec, names[spec.key])
+        if names[spec.key] in existing:
+            _check_shape(ddb.describe_table(TableName=names[spec.key])["Table"], definition)
+        else:
+            ddb.create_table(**definition)
+    for spec in topology.TABLES:
+        while ddb.describe_table(TableName=names[spec.key])["Table"]["TableStatus"] != "ACTIVE":
+            time.sleep(poll_seconds)
+        if spec.ttl_attribute:
+            _enable_ttl(ddb, names[spec.key], spec.ttl_attribute)
+
+
+def _check_shape(table: dict[str, Any], definition: dict[str, Any]) -> None:
+    def shape(described: dict[str, Any]) -> tuple[Any, ...]:
+        indexes = sorted(
+            (i["IndexName"], tuple((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]))
+            for i in described.get("GlobalSecondaryIndexes", [])
+        )
+        return tuple((k["AttributeName"], k["KeyType"]) for k in described["KeySchema"]), tuple(indexes)
+
+    if shape(table) != shape(definition):
+        raise ExistingTableMismatch(
+            f"table {definition['TableName']} in the data directory has other keys or indexes than this "
+            "version declares; move that directory away (or serve --in-memory)"
+        )
+
+
+def _enable_ttl(ddb: Any, table: str, attribute: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        ddb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
+        )
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        # dynalite has no TTL; the idempotency records it would expire are read as expired anyway.
+        # A restart finds it already on where the engine keeps it.
+        if code not in ("UnknownOperationException", "ValidationException"):
+            raise
+
+
+class _AwsEndpoint:
+    """moto's server on 127.0.0.1, with DynamoDB requests routed to a separate engine if given.
+
+    moto's ThreadedMotoServer, plus the router: it takes no middleware of its own.
+    """
+
+    def __init__(self, port: int, dynamodb_url: str | None) -> None:
+        self.port = port
+        self.dynamodb_url = dynamodb_url
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.dynamodb_url:
+            app = DynamoDbRouter(app, self.dynamodb_url)
+        self._server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
 
 class _Untracked(list[Any]):

@@ -23,7 +23,8 @@ task and server:
 - API Gateway's limits: 10 MB of body (413), 10,240 bytes of request line and headers (431);
 - methods API Gateway does not forward: 405 with ``Allow`` for TRACE and CONNECT, 501 for the
   rest (PROPFIND, ...);
-- HEAD answers the headers the handler's response would have, and no body.
+- HEAD answers the headers the handler's response would have, and no body;
+- the stage's throttle: past its burst and rate, 429 with ``Retry-After``, the handler not called.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import errno
 import ipaddress
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -44,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
@@ -56,9 +59,10 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 from waitress.utilities import Error, RequestHeaderFieldsTooLarge
 
+from fountain_local.dynamodb_engine import DEFAULT_ENGINE, DataDirLock, DynamoDbEngine, install_amazon
 from fountain_local.lambda_runtime import LocalLambdaContext, discard_metrics, show_handler_logs
 from fountain_local.runtime import ACCOUNT, REGION, LocalAws
-from fountain_saga.topology import LOCAL_STAGE
+from fountain_saga.topology import LOCAL_STAGE, THROTTLE_BURST, THROTTLE_RATE_PER_SECOND
 
 # API Gateway refuses payloads over 10 MB before any Lambda runs; mirror it.
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
@@ -94,11 +98,14 @@ ERROR_CODES = {
     411: "length_required",
     413: "body_too_large",
     414: "uri_too_long",
+    429: "throttled",
     431: "headers_too_large",
     500: "internal_error",
     501: "not_implemented",
     502: "bad_gateway",
 }
+# API Gateway's message for THROTTLED ($context.error.messageString), in the deployed 429's body.
+THROTTLED_MESSAGE = "Too Many Requests"
 
 Log = Callable[[str], None]
 
@@ -121,6 +128,9 @@ class ServeOptions:
     request_timeout_seconds: int = 30
     idle_timeout_seconds: int = 60
     log_level: str | None = None  # the handlers' own logs: None shows none
+    data_dir: Path | None = None  # None: DynamoDB in memory, gone on stop
+    dynamodb: str = DEFAULT_ENGINE
+    throttle: bool = True  # the deployed stage's rate and burst
 
 
 def is_loopback(host: str) -> bool:
@@ -268,6 +278,68 @@ class SagaWatcher:
                 return
 
 
+# --- the stage's throttle ----------------------------------------------------------------------------
+
+
+class TokenBucket:
+    """API Gateway's throttle: a bucket of ``burst`` tokens, refilled at ``rate`` a second; each
+    request takes one, and a request that finds none is refused.
+
+    It starts full, as a stage nobody has called does. Thread-safe: the server's threads share one.
+    """
+
+    _TOLERANCE = 1e-9
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"a token bucket needs a rate above 0 and a burst of 1 or more: {rate}, {burst}")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take a token: 0 if there was one, else the seconds until there will be (nothing is taken)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            # Refills add up in floating point: a token that is back may be a hair short of 1, and
+            # asking for a wait of 1e-17 s would have a client spin on a clock too coarse to show it.
+            if self._tokens >= 1 - self._TOLERANCE:
+                self._tokens = max(0.0, self._tokens - 1)
+                return 0.0
+            return (1 - self._tokens) / self.rate
+
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Take a token, waiting for one: how a client keeps itself under the limit."""
+        while (wait := self.take()) > 0:
+            sleep(wait)
+
+
+def stage_throttle(enabled: bool) -> TokenBucket | None:
+    """The deployed stage's throttle, or None to let every request through.
+
+    The stage's default throttle gives each method (resource and verb) a bucket of its own; one
+    bucket for them all is stricter, so a client that stays under it here stays under it there.
+    """
+    return TokenBucket(THROTTLE_RATE_PER_SECOND, THROTTLE_BURST) if enabled else None
+
+
+def throttle_summary(enabled: bool) -> str:
+    if not enabled:
+        return "throttle off"
+    return f"throttle {THROTTLE_RATE_PER_SECOND} requests/s, burst {THROTTLE_BURST}"
+
+
+def retry_after(wait: float) -> str:
+    """Retry-After for a wait: whole seconds (RFC 9110 has no fractions), never 0, which invites a
+    client to come straight back into the same empty bucket."""
+    return str(max(1, math.ceil(wait)))
+
+
 # --- the gateway: one WSGI application in front of the Lambda handler ------------------------------
 
 
@@ -279,10 +351,12 @@ class GatewayApp:
         api: Callable[[dict[str, Any], Any], dict[str, Any]],
         watcher: SagaWatcher | None,
         log: Log,
+        throttle: TokenBucket | None = None,
     ) -> None:
         self.api = api
         self.watcher = watcher
         self.log = log
+        self.throttle = throttle
         self._in_flight = 0
         self._lock = threading.Condition()
 
@@ -293,6 +367,8 @@ class GatewayApp:
         with self._counted():
             if method not in GATEWAY_METHODS:
                 status, headers, body = self._refuse(method)
+            elif self.throttle is not None and (wait := self.throttle.take()) > 0:
+                status, headers, body = self._throttled(wait)
             else:
                 status, headers, body = self._invoke(method, target, environ)
         headers.append(("Content-Length", str(len(body))))
@@ -332,6 +408,11 @@ class GatewayApp:
             allowed = ", ".join(GATEWAY_METHODS)
             return 405, headers, error_body(405, f"{method} is not allowed; the API answers {allowed}")
         return 501, headers, error_body(501, f"{method} is not a method this API knows")
+
+    @staticmethod
+    def _throttled(wait: float) -> tuple[int, list[tuple[str, str]], bytes]:
+        headers = [("Content-Type", "application/json"), ("Retry-After", retry_after(wait))]
+        return 429, headers, error_body(429, THROTTLED_MESSAGE)
 
     def _invoke(
         self, method: str, target: str, environ: dict[str, Any]
@@ -626,16 +707,24 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     check_port_free("127.0.0.1", options.aws_port)
     sock = listening_socket(options.host, options.port)
-
-    stop = _StopSignal(log)
-    previous = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    held = DataDirLock(options.data_dir) if options.data_dir is not None else None
     try:
-        return _serve(options, sock, stop, log)
+        if held is not None:
+            held.acquire()
+        if options.dynamodb == "amazon":
+            install_amazon(log)
+        stop = _StopSignal(log)
+        previous = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return _serve(options, sock, stop, log)
+        finally:
+            stop.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
         sock.close()
-        stop.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if held is not None:
+            held.release()
 
 
 class _StopSignal:
@@ -668,21 +757,33 @@ class _StopSignal:
 
 
 def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: Log) -> int:
+    engine = DynamoDbEngine(options.dynamodb, options.data_dir)
     aws = LocalAws(
         server_port=options.aws_port,
         fault_injection=options.fault_injection,
         step_timeout_seconds=options.step_timeout_seconds,
+        dynamodb=engine,
     )
-    aws.start()
+    started = time.monotonic()
+    try:
+        aws.start()
+    except BaseException:
+        aws.stop(wait_seconds=0)
+        raise
     show_handler_logs(options.log_level, sys.stderr)
     from fountain_saga.api.handlers import handler as api_handler
     from fountain_saga.saga.intake import step_timeout
+    from fountain_saga.saga.recovery import recover_after_restart
 
     watcher = SagaWatcher(aws, log)
     watcher.start()
+    # Sagas the last stop or crash cut short: the ledger kept them, their executions are gone.
+    for recovery in recover_after_restart(aws.resources.state_machine_arn, log):
+        if recovery.execution_arn is not None:
+            watcher.watch(recovery.play_id)
     server = ApiServer(
         sock,
-        GatewayApp(api_handler, watcher, log),
+        GatewayApp(api_handler, watcher, log, stage_throttle(options.throttle)),
         request_timeout=options.request_timeout_seconds,
         idle_timeout=options.idle_timeout_seconds,
     )
@@ -690,10 +791,11 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
     host, port = server.address
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     log(f"API on {url}  ·  local AWS on http://127.0.0.1:{options.aws_port}")
+    log(f"{engine.describe()}  ·  ready in {time.monotonic() - started:.1f} s")
     faults = "on" if options.fault_injection else "off"
     log(
         f"fault injection {faults}  ·  step timeout {step_timeout()} s  ·  "
-        f"handler logs {options.log_level or 'off'}"
+        f"{throttle_summary(options.throttle)}  ·  handler logs {options.log_level or 'off'}"
     )
     log(
         f"try: curl -si -X POST {url}/plays -H 'Content-Type: text/plain' "
@@ -711,7 +813,11 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
     if unfinished or running:
         log(
             f"left {unfinished} request(s) unanswered and {running} saga(s) running; "
-            "the local AWS and what it held are gone"
+            + (
+                "the next start on this data dir finishes them"
+                if engine.durable
+                else "the local AWS and what it held are gone"
+            )
         )
     watcher.stop()
     aws.stop(wait_seconds=0)

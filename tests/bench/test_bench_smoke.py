@@ -113,7 +113,15 @@ def test_results_are_written_in_the_issue_shape(outcome: BenchOutcome, tmp_path:
     paths = report.write_outputs(outcome.document, outcome.targets, tmp_path)
 
     document = json.loads(paths["json"].read_text())
-    assert set(document) == {"machine", "sizes", "concurrent", "parseShapes", "readPath", "costPerPlayUsd"}
+    assert set(document) == {
+        "machine",
+        "sizes",
+        "concurrent",
+        "parseShapes",
+        "readPath",
+        "engines",
+        "costPerPlayUsd",
+    }
     assert all(set(entry) == SIZE_KEYS for entry in document["sizes"])
     assert {entry["path"] for entry in document["sizes"]} == {"success", "rollback"}
     assert document["concurrent"]["allCompletedWithExactCounts"] is True

@@ -273,30 +273,52 @@ def _without_credentials(home: Path) -> dict[str, str]:
     }
 
 
-# Errors from talking to AWS; run as a user would, each in a process of its own.
+# Errors from talking to AWS; run as a user would, each in a process of its own, with the user's
+# AWS setting: as the tests have it, no credentials at all, or a profile that does not exist.
 AWS_ERRORS = [
     (
         ["stuck", "--endpoint-url", "http://127.0.0.1:{closed}"],
+        None,
         EXIT_UNREACHABLE,
         "cannot reach the AWS endpoint",
     ),
     (
         ["stuck", "--state-machine-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:x"],
+        {},
         EXIT_NO_PERMISSION,
         "no AWS credentials",
     ),
-    (["resume", PLAY_ID, "--endpoint-url", "{moto}"], EXIT_CONFIG, "no ledger table 'fountain-ledger' at"),
+    (
+        ["resume", PLAY_ID, "--endpoint-url", "{moto}"],
+        None,
+        EXIT_CONFIG,
+        "no ledger table 'fountain-ledger' at",
+    ),
+    (
+        ["stuck", "--state-machine-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:x"],
+        {"AWS_PROFILE": "nowhere"},
+        EXIT_CONFIG,
+        "The config profile (nowhere) could not be found: check AWS_PROFILE",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("args", "code", "message"), AWS_ERRORS, ids=["unreachable", "no credentials", "no table"]
+    ("args", "setting", "code", "message"),
+    AWS_ERRORS,
+    ids=["unreachable", "no credentials", "no table", "no profile"],
 )
 def test_operator_commands_say_in_one_line_what_is_wrong_with_aws(
-    args: list[str], code: int, message: str, moto_without_tables: str, tmp_path: Path
+    args: list[str],
+    setting: dict[str, str] | None,
+    code: int,
+    message: str,
+    moto_without_tables: str,
+    tmp_path: Path,
 ) -> None:
     filled = [a.format(closed=_closed_port(), moto=moto_without_tables) for a in args]
-    result = _cli(*filled, env=_without_credentials(tmp_path) if code == EXIT_NO_PERMISSION else None)
+    env = None if setting is None else {**_without_credentials(tmp_path), **setting}
+    result = _cli(*filled, env=env)
     assert result.returncode == code, result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert message in result.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,9 +21,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -30,8 +32,19 @@ import pytest
 from fountain_saga.saga.ledger import TERMINAL_STATUSES
 from tests.conftest import REPO
 
+if TYPE_CHECKING:
+    from fountain_local.server import TokenBucket
+
 REQUEST_TIMEOUT_SECONDS = 2
+REQUEST_TIMEOUT = str(REQUEST_TIMEOUT_SECONDS)
 ENTITY_KINDS = ("script", "acts", "scenes", "characters", "dialogue", "transitions")
+# Retried as AWS's SDKs retry: a 429 always, as the gateway refused it before the function ran; a
+# 5xx only when sending the request again cannot start a second saga (so not a POST without an
+# Idempotency-Key). Exponential backoff with full jitter, after at least the Retry-After asked for.
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 0.1
+RETRY_MAX_DELAY_SECONDS = 10.0
 
 
 @dataclass
@@ -57,13 +70,38 @@ class Deployment:
     region: str
     # The local server's log (its stdout and stderr), for tests of what it did; None when remote.
     log_path: Path | None = None
+    # The local server's process, for tests that stop or kill it; None when remote.
+    process: subprocess.Popen[bytes] | None = None
+    # Every attempt takes a token first, so that a client of many threads stays under the stage's
+    # throttle (dataclasses.replace gives a test its own paced copy).
+    pace: TokenBucket | None = None
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        retry: bool = True,
     ) -> HttpResponse:
+        """The response to this request, retried as RETRIED_STATUSES says unless ``retry`` is False
+        (for a test of the 429 or 5xx itself)."""
+        headers = headers or {}
+        attempt = 1
+        response = self._send(method, path, body, headers)
+        while retry and attempt < RETRY_ATTEMPTS and _retryable(method, headers, response.status):
+            time.sleep(_retry_delay(attempt, response.headers))
+            attempt += 1
+            response = self._send(method, path, body, headers)
+        return response
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> HttpResponse:
+        if self.pace is not None:
+            self.pace.acquire()
         url = self.api_url.rstrip("/") + path
-        headers = dict(headers or {})
-        if self.sign:
+        headers = dict(headers)
+        if self.sign:  # each attempt anew: a signature holds its X-Amz-Date and expires in minutes
             headers = _signed_headers(method, url, body, headers, self.region)
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
@@ -126,6 +164,26 @@ class Deployment:
         return counts
 
 
+def _retryable(method: str, headers: dict[str, str], status: int) -> bool:
+    if status == 429:
+        return True
+    keyed = any(name.lower() == "idempotency-key" for name in headers)
+    return status in RETRIED_STATUSES and (method != "POST" or keyed)
+
+
+def _retry_delay(attempt: int, headers: dict[str, str]) -> float:
+    """Seconds to wait before attempt ``attempt + 1``.
+
+    Retry-After is a floor, and the jitter is added to it: clients refused together would otherwise
+    all come back at the same instant, into the same empty bucket.
+    """
+    jitter = random.uniform(0, RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    asked = next((v.strip() for k, v in headers.items() if k.lower() == "retry-after"), "")
+    # Only the delay-seconds form: neither API Gateway nor the local server sends an HTTP date.
+    floor = int(asked) if asked.isascii() and asked.isdigit() else 0
+    return min(RETRY_MAX_DELAY_SECONDS, floor + jitter)
+
+
 def _signed_headers(
     method: str, url: str, body: bytes | None, headers: dict[str, str], region: str
 ) -> dict[str, str]:
@@ -165,8 +223,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 SERVE_ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
 
 
-def serve_command(api_port: int, aws_port: int, *extra: str) -> list[str]:
-    """`fountain-saga serve` on these ports, as a user would run it."""
+def serve_command(api_port: int, aws_port: int, data_dir: Path, *extra: str) -> list[str]:
+    """`fountain-saga serve` on these ports, as a user would run it, keeping its tables in ``data_dir``."""
     return [
         sys.executable,
         "-m",
@@ -176,24 +234,30 @@ def serve_command(api_port: int, aws_port: int, *extra: str) -> list[str]:
         str(api_port),
         "--aws-port",
         str(aws_port),
+        "--data-dir",
+        str(data_dir),
         *extra,
     ]
 
 
 def _local_server(log_path: Path, region: str) -> Iterator[Deployment]:
+    # A short request timeout, so the test of a client that stops sending mid-request is quick.
+    with local_server(
+        log_path.parent / "data", log_path, "--request-timeout", REQUEST_TIMEOUT, region=region
+    ) as up:
+        yield up
+    # A clean stop on SIGTERM is part of the contract.
+    assert up.process is not None and up.process.returncode == 0, log_path.read_text()
+    assert "stopped" in log_path.read_text()
+
+
+def local_deployment(
+    api_port: int, aws_port: int, log_path: Path | None, region: str = "us-east-1"
+) -> Deployment:
+    """What a test reaches of a `serve` on these ports: its API, its AWS endpoint, its tables."""
     from fountain_local.runtime import local_table_names
 
-    api_port, aws_port = free_port(), free_port()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            # A short request timeout, so the test of a client that stops sending mid-request is quick.
-            serve_command(api_port, aws_port, "--request-timeout", str(REQUEST_TIMEOUT_SECONDS)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=SERVE_ENV,
-            cwd=REPO,
-        )
-    deployment = Deployment(
+    return Deployment(
         api_url=f"http://127.0.0.1:{api_port}",
         aws_endpoint=f"http://127.0.0.1:{aws_port}",
         table_names=local_table_names(),
@@ -201,20 +265,37 @@ def _local_server(log_path: Path, region: str) -> Iterator[Deployment]:
         region=region,
         log_path=log_path,
     )
+
+
+@contextmanager
+def local_server(
+    data_dir: Path, log_path: Path, *extra: str, region: str = "us-east-1"
+) -> Iterator[Deployment]:
+    """A `fountain-saga serve` of its own on free ports, stopped by its pid with SIGTERM on the way
+    out (unless the test killed it); its output is appended to ``log_path``."""
+    api_port, aws_port = free_port(), free_port()
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            serve_command(api_port, aws_port, data_dir, *extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=SERVE_ENV,
+            cwd=REPO,
+        )
+    up = local_deployment(api_port, aws_port, log_path, region)
+    up.process = process
     try:
-        wait_until_up(deployment, process, log_path)
-        yield deployment
+        wait_until_up(up, process, log_path)
+        yield up
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"fountain-saga serve ignored SIGTERM for 30 s:\n{log_path.read_text()}")
-        # A clean stop on SIGTERM is part of the contract.
-        assert process.returncode == 0, log_path.read_text()
-        assert "stopped" in log_path.read_text()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                pytest.fail(f"fountain-saga serve ignored SIGTERM for 30 s:\n{log_path.read_text()}")
 
 
 def wait_until_up(deployment: Deployment, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -12,14 +12,13 @@ import sys
 from pathlib import Path
 
 from fountain_local.cli import EXIT_UNAVAILABLE
-from fountain_local.runtime import local_table_names
 from tests.conftest import REPO
-from tests.e2e.conftest import SERVE_ENV, Deployment, free_port, serve_command, wait_until_up
+from tests.e2e.conftest import SERVE_ENV, free_port, local_deployment, serve_command, wait_until_up
 
 PLAY = "INT. ROOM - DAY\n\nBOB\nHello.\n"
 
 
-def test_a_port_in_use_is_refused_with_a_clear_message() -> None:
+def test_a_port_in_use_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -29,6 +28,7 @@ def test_a_port_in_use_is_refused_with_a_clear_message() -> None:
             capture_output=True,
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=tmp_path,
             timeout=60,
             check=False,
         )
@@ -49,7 +49,11 @@ def test_the_default_address_is_loopback() -> None:
 def _serve(api_port: int, aws_port: int, out: Path, err: Path, *extra: str) -> subprocess.Popen[bytes]:
     with out.open("w") as stdout, err.open("w") as stderr:
         return subprocess.Popen(
-            serve_command(api_port, aws_port, *extra), stdout=stdout, stderr=stderr, env=SERVE_ENV, cwd=REPO
+            serve_command(api_port, aws_port, out.parent / "data", *extra),
+            stdout=stdout,
+            stderr=stderr,
+            env=SERVE_ENV,
+            cwd=REPO,
         )
 
 
@@ -61,13 +65,7 @@ def test_serve_stops_on_sigint_with_a_connection_open_and_starts_again_at_once_o
     tmp_path: Path,
 ) -> None:
     api_port, aws_port = free_port(), free_port()
-    local = Deployment(
-        api_url=f"http://127.0.0.1:{api_port}",
-        aws_endpoint=f"http://127.0.0.1:{aws_port}",
-        table_names=local_table_names(),
-        sign=False,
-        region="us-east-1",
-    )
+    local = local_deployment(api_port, aws_port, None)
     first_out, first_err = tmp_path / "first.log", tmp_path / "first.err"
     first = _serve(api_port, aws_port, first_out, first_err)
     try:

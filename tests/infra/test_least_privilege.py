@@ -133,6 +133,26 @@ def test_a_function_may_touch_only_what_its_description_names(
     assert bool(grants.actions_on(grants.page_token_key)) == spec.signs_page_tokens
 
 
+def test_the_sweeper_may_start_executions_update_the_ledger_and_read_script_rows_and_no_more(
+    synth: Synthesized,
+) -> None:
+    """What recovering an interrupted saga takes: is the play published (the script row), claim an
+    attempt (the ledger), start the execution that finishes it."""
+    template = synth.templates["dev"]
+    role = _function(template, topology.SWEEPER_FUNCTION.handler)["Role"]["Fn::GetAtt"][0]
+    grants = Grants(synth, role_statements(template, role))
+
+    assert grants.actions_on(grants.state_machine) == {"states:StartExecution"}
+    assert grants.actions_on(grants.executions) == {"states:DescribeExecution"}
+    assert "dynamodb:UpdateItem" in grants.actions_on(grants.table_arn("ledger"))
+    assert "dynamodb:Query" in grants.actions_on(grants.table_arn("ledger") + "/index/*")
+    script = grants.actions_on(grants.table_arn("script"))
+    assert "dynamodb:GetItem" in script and not script & DDB_WRITE
+    for kind in topology.ENTITY_TABLES:
+        if kind != "script":
+            assert not grants.actions_on(grants.table_arn(kind)), f"the sweeper may touch {kind}"
+
+
 def test_the_state_machine_may_invoke_its_functions_update_the_ledger_and_publish_nothing_else(
     synth: Synthesized,
 ) -> None:

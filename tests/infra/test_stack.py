@@ -434,3 +434,17 @@ def test_stuck_sagas_are_swept_every_five_minutes_and_alarmed_on(synth: Synthesi
     assert stuck["Namespace"] == topology.METRICS_NAMESPACE
     assert stuck["Dimensions"] == [{"Name": "service", "Value": topology.SWEEPER_FUNCTION.service}]
     assert stuck["Threshold"] == 1 and stuck["AlarmActions"]
+
+
+def test_sagas_the_sweeper_stopped_recovering_have_an_alarm_of_their_own(synth: Synthesized) -> None:
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    (unrecoverable,) = [a for a in alarms if a.get("MetricName") == "UnrecoverableSagas"]
+    assert unrecoverable["Namespace"] == topology.METRICS_NAMESPACE
+    assert unrecoverable["Dimensions"] == [{"Name": "service", "Value": topology.SWEEPER_FUNCTION.service}]
+    # Every sweep counts them again until an operator ends them: any one of them is an alarm.
+    assert unrecoverable["Statistic"] == "Maximum"
+    assert unrecoverable["Threshold"] == 1 and unrecoverable["AlarmActions"]
+    assert unrecoverable["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    sweeper = _our_functions(synth)[topology.SWEEPER_FUNCTION.handler]
+    env = sweeper["Environment"]["Variables"]
+    assert env[topology.RECOVERY_ATTEMPTS_ENV] == str(topology.MAX_RECOVERY_ATTEMPTS)

@@ -66,9 +66,42 @@ def _follow_to_lambda(name: str) -> str:
 def test_a_new_play_starts_at_create_script_and_only_a_resume_enters_elsewhere() -> None:
     route = STATES[ASL["StartAt"]]
     assert route["Type"] == "Choice" and route["Default"] == "CreateScript"
-    (resume,) = route["Choices"]
+    finish, resume = route["Choices"]
+    # A resume of a saga whose play had been published records it complete; any other compensates.
+    assert finish == {
+        "And": [
+            {"Variable": "$.resume.finish", "IsPresent": True},
+            {"Variable": "$.resume.finish", "StringEquals": "publish"},
+        ],
+        "Next": "RecordRecoveredPublish",
+    }
     assert resume == {"Variable": "$.resume", "IsPresent": True, "Next": "RecordResume"}
     assert STATES["RecordResume"]["Next"] == "CompensateFrom"
+    assert STATES["RecordRecoveredPublish"]["Next"] == "AnnouncePlayCreated"
+    assert STATES["AnnouncePlayCreated"]["Next"] == "PlayCreated"
+
+
+@pytest.mark.parametrize("state", ["RecordResume", "RecordRecoveredPublish"])
+def test_a_resume_points_the_ledger_at_its_own_execution(state: str) -> None:
+    """So whoever looks for a stuck saga's execution next finds this one, not the one it replaced."""
+    parameters = STATES[state]["Parameters"]
+    assert "executionArn = :execution" in parameters["UpdateExpression"]
+    assert parameters["ExpressionAttributeValues"][":execution"] == {"S.$": "$$.Execution.Id"}
+
+
+def test_a_recovered_publish_completes_the_play_in_the_ledger() -> None:
+    parameters = STATES["RecordRecoveredPublish"]["Parameters"]
+    assert parameters["ExpressionAttributeNames"] == {"#step": "PublishPlay", "#status": "status"}
+    assert parameters["ExpressionAttributeValues"][":completed"] == {"S": "COMPLETED"}
+    assert parameters["ExpressionAttributeValues"][":step"]["M"]["status"] == {"S": "SUCCEEDED"}
+
+
+def test_every_step_names_the_saga_the_ledger_records_not_the_execution_running_it() -> None:
+    """A resume runs under another execution name; the rows and the script's lock carry the saga's id."""
+    tasks = [s for s in STATES.values() if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
+    assert tasks
+    for state in tasks:
+        assert state["Parameters"]["Payload"]["sagaId.$"] == "$.sagaId"
 
 
 def test_the_forward_chain_is_the_seven_steps_in_order() -> None:
@@ -132,9 +165,16 @@ def test_every_lambda_task_has_a_timeout_and_a_function_of_the_topology() -> Non
     names = {f.placeholder for f in topology.SAGA_FUNCTIONS}
     tasks = [s for s in STATES.values() if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
     assert len(tasks) == len(topology.SAGA_FUNCTIONS)
-    for state in tasks:
-        # The deployment sets it (topology.step_timeout_seconds), beyond every function's own timeout.
-        assert state["TimeoutSecondsPath"] == "$.stepTimeoutSeconds"
+    compensations = set(topology.COMPENSATIONS.values())
+    for state_name, state in STATES.items():
+        if state not in tasks:
+            continue
+        # The deployment sets both (topology), beyond every function's own timeout; a forward step's
+        # may be shortened, a compensation's never is.
+        timeout = "$.compensationTimeoutSeconds" if state_name in compensations else "$.stepTimeoutSeconds"
+        assert state["TimeoutSecondsPath"] == timeout
+        # The handler stops at the same deadline the state machine keeps.
+        assert state["Parameters"]["Payload"]["stepTimeoutSeconds.$"] == timeout
         assert state["Parameters"]["FunctionName"].strip("${}") in names
 
 
@@ -143,7 +183,14 @@ def test_the_input_is_a_claim_check_not_the_play() -> None:
     assert payload["play.$"] == "$.play"  # a reference: bucket and prefix
     assert set(payload) == {"playId.$", "sagaId.$", "play.$", "counts.$", "fault.$", "stepTimeoutSeconds.$"}
     compensation = STATES["DeleteDialogue"]["Parameters"]["Payload"]
-    assert set(compensation) == {"playId.$", "sagaId.$", "counts.$", "fault.$", "attempt.$"}
+    assert set(compensation) == {
+        "playId.$",
+        "sagaId.$",
+        "counts.$",
+        "fault.$",
+        "attempt.$",
+        "stepTimeoutSeconds.$",
+    }
     assert compensation["attempt.$"] == "$$.State.RetryCount"
 
 

@@ -18,6 +18,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from fountain_saga.entities.deadline import Deadline, Fence
+
 BATCH_LIMIT = 25
 MAX_ATTEMPTS = 8
 BASE_DELAY_SECONDS = 0.05
@@ -57,19 +59,28 @@ def batch_write(
     *,
     client: Any = None,
     sleep: Callable[[float], None] = time.sleep,
+    fence: Fence | None = None,
 ) -> int:
     """Send every request; return how many BatchWriteItem calls it took.
 
     Requests may come lazily: a step encodes each batch's items just before sending them, so
     thousands of encoded rows never live at once (and never cost the garbage collector a look).
+    With a ``fence``, no call and no backoff starts unless it can end before the step's deadline
+    (``StepOutOfTime`` otherwise): a write landing after the state machine gave up on the step
+    could land after its compensation too.
     """
     client = client or dynamodb_client()
+    # Callers outside a step (the benchmark, tests) have no deadline to keep.
+    fence = fence or Deadline.unbounded("batch write").fence(0, "rows written")
     calls = 0
+    done = 0
     for batch in chunks(requests):
         pending: list[WriteRequest] = batch
         for attempt in range(MAX_ATTEMPTS):
+            fence.before_batch(done + len(batch) - len(pending))
             try:
-                response = client.batch_write_item(RequestItems={table_name: pending})
+                with fence.timing():
+                    response = client.batch_write_item(RequestItems={table_name: pending})
             except ClientError as error:
                 if error.response["Error"]["Code"] not in _THROTTLING:
                     raise
@@ -78,11 +89,14 @@ def batch_write(
             pending = response.get("UnprocessedItems", {}).get(table_name, [])
             if not pending:
                 break
-            sleep(random.uniform(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**attempt)))
+            delay = random.uniform(0, min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**attempt))
+            fence.before_batch(done + len(batch) - len(pending), then_wait=delay)
+            sleep(delay)
         else:
             # Said without the table's name: the message reaches clients through the saga ledger.
             raise TransientStoreError(
                 f"DynamoDB left {len(pending)} of {len(batch)} writes unprocessed "
                 f"after {MAX_ATTEMPTS} attempts"
             )
+        done += len(batch)
     return calls

@@ -7,6 +7,7 @@ it, and tests/infra checks that every Task's function runs the handler of its st
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fountain_saga.entities import service
 from fountain_saga.entities.batch_store import TransientStoreError
+from fountain_saga.entities.deadline import Deadline, StepOutOfTime
 from fountain_saga.entities.service import InvalidStepRequest, ScriptMissing, StepRequest, StepResult
 from fountain_saga.saga.faults import InjectedFault
 
@@ -23,7 +25,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-Operation = Callable[[str, StepRequest], StepResult]
+Operation = Callable[[str, StepRequest, Deadline], StepResult]
 
 
 class StepFailed(Exception):
@@ -31,7 +33,7 @@ class StepFailed(Exception):
 
 
 # What a handler may raise as it is: errors whose messages were written for the client.
-CLIENT_SAFE_ERRORS = (InjectedFault, TransientStoreError, InvalidStepRequest, ScriptMissing)
+CLIENT_SAFE_ERRORS = (InjectedFault, TransientStoreError, InvalidStepRequest, ScriptMissing, StepOutOfTime)
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
@@ -40,12 +42,15 @@ def _step_handler(step: str, operation: Operation) -> Handler:
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # The state's timer started just before this line: its deadline is counted from here.
+        started = time.monotonic()
         # Counted first, so a failing invocation is counted too (and flushes a non-empty set).
         metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
         try:
             request = StepRequest.from_event(event)
             logger.append_keys(step=step, saga_id=request.saga_id)
-            result = operation(step, request)
+            deadline = Deadline.of_invocation(step, context, request.timeout_seconds, started=started)
+            result = operation(step, request, deadline)
         except CLIENT_SAFE_ERRORS:
             logger.exception("step failed")
             raise
@@ -67,11 +72,11 @@ def _step_handler(step: str, operation: Operation) -> Handler:
 
 
 def _create(kind: str) -> Operation:
-    return lambda step, request: service.create_entities(kind, step, request)
+    return lambda step, request, deadline: service.create_entities(kind, step, request, deadline)
 
 
 def _delete(kind: str) -> Operation:
-    return lambda step, request: service.delete_entities(kind, step, request)
+    return lambda step, request, deadline: service.delete_entities(kind, step, request, deadline)
 
 
 create_script = _step_handler("CreateScript", _create("script"))

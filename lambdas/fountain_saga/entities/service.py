@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fountain_saga.entities.batch_store import batch_write, delete_requests, dynamodb_client, put_requests
+from fountain_saga.entities.deadline import Deadline
 from fountain_saga.entities.models import ENTITY_MODELS, ScriptRow
 from fountain_saga.entities.records import Item, item_from_record, key_of
 from fountain_saga.saga.claim_check import PlayRef, load_records
@@ -74,8 +75,15 @@ class StepResult:
         return {"step": self.step, "rows": self.rows, "writeRequests": self.write_requests, **self.extra}
 
 
-def create_entities(kind: str, step: str, request: StepRequest) -> StepResult:
-    """Write every staged record of this kind; running it twice leaves the same rows as once."""
+def create_entities(
+    kind: str, step: str, request: StepRequest, deadline: Deadline | None = None
+) -> StepResult:
+    """Write every staged record of this kind; running it twice leaves the same rows as once.
+
+    With a ``deadline`` (a handler's), it stops with StepOutOfTime rather than start a batch
+    that could end after it.
+    """
+    deadline = deadline or Deadline.unbounded(step)
     fault = fault_for(request.fault, step)
     if fault and fault.mode == "before":
         fail(fault, "nothing written")
@@ -85,13 +93,21 @@ def create_entities(kind: str, step: str, request: StepRequest) -> StepResult:
     table = ENTITY_MODELS[kind].Meta.table_name
     if fault:  # "partial" fails after part of the rows, "timeout" hangs there past the state's timeout
         written = records[: max(1, len(records) // 2)] if records else []
-        batch_write(table, put_requests(_items(kind, request, written)))
+        batch_write(
+            table,
+            put_requests(_items(kind, request, written)),
+            fence=deadline.fence(len(records), f"{kind} rows written"),
+        )
         fail(
             fault,
             f"{len(written)} of {len(records)} {kind} rows written",
             timeout_seconds=request.timeout_seconds,
         )
-    calls = batch_write(table, put_requests(_items(kind, request, records)))
+    calls = batch_write(
+        table,
+        put_requests(_items(kind, request, records)),
+        fence=deadline.fence(len(records), f"{kind} rows written"),
+    )
     return StepResult(step, len(records), calls)
 
 
@@ -100,7 +116,9 @@ def _items(kind: str, request: StepRequest, records: list[dict[str, Any]]) -> It
     return (item_from_record(kind, request.play_id, request.saga_id, r) for r in records)
 
 
-def delete_entities(kind: str, step: str, request: StepRequest) -> StepResult:
+def delete_entities(
+    kind: str, step: str, request: StepRequest, deadline: Deadline | None = None
+) -> StepResult:
     """Remove every row the forward step could have written; nothing to undo is a success.
 
     Keys are (play id, seq) with seq < the staged count, so the keys alone say what to delete:
@@ -113,24 +131,34 @@ def delete_entities(kind: str, step: str, request: StepRequest) -> StepResult:
         request.fault, step, request.attempt, f"up to {count} {kind} rows of play {request.play_id}"
     )
     table = ENTITY_MODELS[kind].Meta.table_name
-    calls = batch_write(table, delete_requests(key_of(request.play_id, seq) for seq in range(count)))
+    # Fenced too, so no step of the saga acts after its state ended: a late delete would change
+    # the tables behind a ledger that already recorded what the compensation left. What an
+    # attempt that stopped leaves, the next attempt (or an operator's resume) removes.
+    deadline = deadline or Deadline.unbounded(step)
+    calls = batch_write(
+        table,
+        delete_requests(key_of(request.play_id, seq) for seq in range(count)),
+        fence=deadline.fence(count, f"{kind} rows deleted"),
+    )
     return StepResult(step, count, calls)
 
 
-def publish_play(step: str, request: StepRequest) -> StepResult:
+def publish_play(step: str, request: StepRequest, deadline: Deadline | None = None) -> StepResult:
     """Lift the semantic lock: the script becomes ACTIVE, and readers see the play."""
     fault = fault_for(request.fault, step)
     if fault and fault.mode == "before":
         fail(fault, "script left PENDING")
+    (deadline or Deadline.unbounded(step)).ensure("script left PENDING")
     _set_script_status(request, "ACTIVE", require_saga=True)
     if fault:
         fail(fault, "script marked ACTIVE", timeout_seconds=request.timeout_seconds)
     return StepResult(step, 1, 1)
 
 
-def unpublish_play(step: str, request: StepRequest) -> StepResult:
+def unpublish_play(step: str, request: StepRequest, deadline: Deadline | None = None) -> StepResult:
     """Put the lock back before the rows go, so no reader sees a play being taken apart."""
     fail_compensation(request.fault, step, request.attempt, f"the ACTIVE mark on play {request.play_id}")
+    (deadline or Deadline.unbounded(step)).ensure(f"the ACTIVE mark on play {request.play_id} left in place")
     changed = _set_script_status(request, "PENDING", require_saga=False)
     return StepResult(step, 1 if changed else 0, 1)
 

@@ -10,8 +10,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fountain_saga.saga.recovery import stuck_sagas
-from fountain_saga.topology import STUCK_AFTER_ENV
+from fountain_saga.saga.recovery import sweep
+from fountain_saga.topology import (
+    MAX_RECOVERY_ATTEMPTS,
+    RECOVERY_ATTEMPTS_ENV,
+    STATE_MACHINE_ARN_ENV,
+    STUCK_AFTER_ENV,
+)
 
 logger = Logger()
 tracer = Tracer()
@@ -22,9 +27,21 @@ metrics = Metrics()
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def sweep_stuck_sagas(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Count the sagas RUNNING or COMPENSATING for too long; the StuckSagas alarm watches it."""
-    stuck = stuck_sagas(timedelta(minutes=int(os.environ.get(STUCK_AFTER_ENV, "15"))))
-    metrics.add_metric(name="StuckSagas", unit=MetricUnit.Count, value=len(stuck))
-    for saga in stuck:
+    """Recover interrupted sagas; count those stuck and those beyond recovery for their alarms."""
+    result = sweep(
+        os.environ[STATE_MACHINE_ARN_ENV],
+        stuck_after=timedelta(minutes=int(os.environ.get(STUCK_AFTER_ENV, "15"))),
+        max_attempts=int(os.environ.get(RECOVERY_ATTEMPTS_ENV, str(MAX_RECOVERY_ATTEMPTS))),
+    )
+    metrics.add_metric(name="StuckSagas", unit=MetricUnit.Count, value=len(result.stuck))
+    metrics.add_metric(name="SagasRecovered", unit=MetricUnit.Count, value=len(result.recovered))
+    metrics.add_metric(name="UnrecoverableSagas", unit=MetricUnit.Count, value=len(result.exhausted))
+    for recovery in result.recovered:
+        logger.warning("recovering an interrupted saga", extra=recovery.to_json())
+    for recovery in result.exhausted:
+        logger.error(
+            "saga left to an operator: its recovery attempts are exhausted", extra=recovery.to_json()
+        )
+    for saga in result.stuck:
         logger.warning("stuck saga", extra=saga.to_json())
-    return {"stuck": [saga.to_json() for saga in stuck]}
+    return result.to_json()

@@ -26,7 +26,12 @@ from fountain_saga.saga import idempotency, ledger
 from fountain_saga.saga.claim_check import encode_records, stage_play
 from fountain_saga.saga.faults import FaultPlan, injection_enabled
 from fountain_saga.saga.idempotency import IdempotencyConflict
-from fountain_saga.topology import STATE_MACHINE_ARN_ENV, STEP_TIMEOUT_ENV, step_timeout_seconds
+from fountain_saga.topology import (
+    STATE_MACHINE_ARN_ENV,
+    STEP_TIMEOUT_ENV,
+    compensation_timeout_seconds,
+    step_timeout_seconds,
+)
 
 __all__ = ["IdempotencyConflict", "PlayRequest", "PreparedPlay", "StartedPlay", "prepare_play", "start_play"]
 
@@ -151,10 +156,14 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
     ref = stage_play(play, play_id, payloads=prepared.payloads)
     saga_input = {
         "playId": play_id,
+        # The id the ledger records and every row is stamped with: a resume carries it on, so the
+        # semantic lock is checked against the saga that took it, whichever execution runs now.
+        "sagaId": entry.saga_id,
         "play": ref.to_event(),
         "counts": counts,
         "fault": request.fault.to_event() if request.fault else None,
         "stepTimeoutSeconds": step_timeout(),
+        "compensationTimeoutSeconds": compensation_timeout_seconds(),
     }
     _start_execution(state_machine_arn, name, arn, json.dumps(saga_input))
     entry.update(actions=[ledger.LedgerRow.play_prefix.set(ref.prefix)])

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pynamodb.attributes import MapAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
@@ -28,6 +28,8 @@ SAGA_STATUSES: tuple[SagaStatus, ...] = (
     "COMPENSATION_FAILED",
 )
 TERMINAL_STATUSES = frozenset({"COMPLETED", "ROLLED_BACK", "COMPENSATION_FAILED"})
+# What a saga says while an execution should be carrying it forward.
+UNFINISHED_STATUSES = ("RUNNING", "COMPENSATING")
 LIST_KEY = "play"
 
 
@@ -81,6 +83,10 @@ class LedgerRow(Model):
     # A fault a test or an operator asked for (step, mode, compensation): why this saga failed.
     injected_fault = MapAttribute[str, Any](null=True, attr_name="injectedFault")
     resumed_at = UnicodeAttribute(null=True, attr_name="resumedAt")
+    # How many times its execution was found lost and a new one started for it (recovery.py):
+    # bounded, so a saga whose recovery keeps failing is left to an operator, not retried forever.
+    recovery_attempts = NumberAttribute(null=True, attr_name="recoveryAttempts")
+    recovered_at = UnicodeAttribute(null=True, attr_name="recoveredAt")  # the last attempt's
     completed_at = UnicodeAttribute(null=True, attr_name="completedAt")
     ended_at = UnicodeAttribute(null=True, attr_name="endedAt")
 
@@ -108,6 +114,34 @@ def open_entry(row: LedgerRow) -> tuple[LedgerRow, bool]:
     if existing.request_hash != row.request_hash:
         raise LedgerConflict(existing)
     return existing, False
+
+
+def claim_recovery(row: LedgerRow, attempt: int, execution_arn: str, now: str) -> bool:
+    """Count this recovery attempt and point the entry at the execution about to carry it.
+
+    Conditional on the entry being as ``row`` saw it (status, execution, attempts), so of two
+    sweepers that found the same lost execution only one may start another; False for the other.
+    """
+    seen = row.recovery_attempts
+    condition = (LedgerRow.status == row.status) & (LedgerRow.execution_arn == row.execution_arn)
+    if seen is None:
+        condition &= LedgerRow.recovery_attempts.does_not_exist()
+    else:
+        condition &= LedgerRow.recovery_attempts == seen
+    try:
+        row.update(
+            actions=[
+                LedgerRow.recovery_attempts.set(attempt),
+                LedgerRow.execution_arn.set(execution_arn),
+                LedgerRow.recovered_at.set(now),
+            ],
+            condition=condition,
+        )
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def get_entry(play_id: str) -> LedgerRow | None:

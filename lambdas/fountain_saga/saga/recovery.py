@@ -1,10 +1,20 @@
-"""What an operator does when a saga did not end on its own: find it, and resume it.
+"""What happens to a saga that did not end on its own: find it, and resume it.
 
 A saga ends in COMPENSATION_FAILED when a compensation kept failing after its retries; rows of
 the play may remain. Once the cause is fixed, ``resume`` starts a new execution of the same
 state machine with a ``resume`` field: it re-enters the compensation chain at the failed step's
 own compensation and runs it down to DeleteScript again. Every compensation is idempotent, so
 the ones that had already succeeded simply find nothing to undo.
+
+A saga is *interrupted* when the ledger says RUNNING or COMPENSATING but no execution carries it
+forward: its execution does not exist (the local AWS restarted: its executions lived in memory,
+the tables did not; or the intake died between writing the ledger and starting the saga), or it
+ended FAILED, TIMED_OUT or ABORTED before the ledger reached a final state. ``recover`` starts
+the resume that finishes it: into the compensation chain, or, when this saga had already
+published its play, to record the play COMPLETED (``"finish": "publish"``), so that the state
+machine writes the ledger and announces the outcome as it does for every saga. It has two
+callers: ``recover_after_restart`` (the local server, as it starts) and ``sweep`` (the deployed
+sweeper, every five minutes). Attempts are counted on the ledger and bounded.
 
 (Step Functions' RedriveExecution restarts at the state that failed, which for this machine is
 its CompensationFailed Fail state, so it would only fail again; moto has no redrive at all.)
@@ -13,16 +23,29 @@ its CompensationFailed Fail state, so it would only fail again; moto has no redr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
+from fountain_saga.entities.models import ScriptRow
+from fountain_saga.entities.service import SCRIPT_SEQ
 from fountain_saga.saga import ledger
 from fountain_saga.saga.intake import execution_arn, sfn_client, step_timeout
 from fountain_saga.saga.ledger import LedgerRow
-from fountain_saga.topology import FORWARD_STEPS
+from fountain_saga.topology import FORWARD_STEPS, MAX_RECOVERY_ATTEMPTS, compensation_timeout_seconds
 
-STUCK_STATUSES = ("RUNNING", "COMPENSATING")
+STUCK_STATUSES = ledger.UNFINISHED_STATUSES
 DEFAULT_STUCK_AFTER = timedelta(minutes=15)
+# The intake starts the execution within the request that wrote the ledger (API Gateway gives it
+# 29 s): a saga without one after this long will never get one.
+NOT_STARTED_AFTER = timedelta(minutes=5)
+# DescribeExecution's answer for an execution that does not exist: never started, or lost.
+NOT_STARTED = "NOT_STARTED"
+# Execution statuses that leave nothing to carry on a saga whose ledger is not final.
+ENDED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+
+RecoveryAction = Literal["finish", "compensate", "exhausted"]
 
 
 class CannotResume(Exception):
@@ -49,6 +72,45 @@ class StuckSaga:
         }
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What was done for one interrupted saga."""
+
+    play_id: str
+    ledger_status: str  # as found: RUNNING or COMPENSATING
+    execution_status: str  # of the execution found lost: NOT_STARTED, FAILED, TIMED_OUT, ABORTED
+    action: RecoveryAction  # exhausted: no more attempts, the saga is left to an operator
+    attempts: int  # recovery attempts counted on the ledger, this one included
+    execution_arn: str | None  # the execution started now; None when exhausted
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "playId": self.play_id,
+            "ledgerStatus": self.ledger_status,
+            "executionStatus": self.execution_status,
+            "action": self.action,
+            "attempts": self.attempts,
+            "executionArn": self.execution_arn,
+        }
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One pass of the sweeper over the sagas RUNNING or COMPENSATING."""
+
+    recovered: list[Recovery] = field(default_factory=list)
+    exhausted: list[Recovery] = field(default_factory=list)
+    # Past the cutoff, but not the sweeper's to act on: an execution still carries them.
+    stuck: list[StuckSaga] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recovered": [r.to_json() for r in self.recovered],
+            "exhausted": [r.to_json() for r in self.exhausted],
+            "stuck": [s.to_json() for s in self.stuck],
+        }
+
+
 def stuck_sagas(
     older_than: timedelta = DEFAULT_STUCK_AFTER, *, now: datetime | None = None
 ) -> list[StuckSaga]:
@@ -57,12 +119,12 @@ def stuck_sagas(
     found = []
     for status in STUCK_STATUSES:
         for row in LedgerRow.by_status.query(status, LedgerRow.created_at < cutoff):
-            found.append(
-                StuckSaga(
-                    row.play_id, row.status, row.title, row.created_at, row.updated_at, _execution_status(row)
-                )
-            )
+            found.append(_stuck(row, _execution_status(row)))
     return sorted(found, key=lambda saga: saga.created_at)
+
+
+def _stuck(row: LedgerRow, execution_status: str) -> StuckSaga:
+    return StuckSaga(row.play_id, row.status, row.title, row.created_at, row.updated_at, execution_status)
 
 
 def _execution_status(row: LedgerRow) -> str:
@@ -70,7 +132,7 @@ def _execution_status(row: LedgerRow) -> str:
     try:
         status: str = sfn.describe_execution(executionArn=row.execution_arn)["status"]
     except sfn.exceptions.ExecutionDoesNotExist:
-        return "NOT_STARTED"
+        return NOT_STARTED
     return status
 
 
@@ -93,13 +155,178 @@ def resume(play_id: str, *, state_machine_arn: str) -> str:
     }
     # Each execution needs a name of its own; a second's resolution is plenty for an operator.
     name = f"resume-{play_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
-    saga_input = {
-        "playId": play_id,
-        "counts": {k: int(v) for k, v in ledger.plain(row.counts).items()},
-        "fault": None,
-        "failure": {k: str(failure.get(k, "")) for k in ("step", "error", "cause")},
-        "stepTimeoutSeconds": step_timeout(),
-        "resume": {"previousStatus": row.status, "executionStatus": status},
-    }
+    saga_input = _resume_input(
+        row, {"previousStatus": row.status, "executionStatus": status}, failure=failure
+    )
     sfn_client().start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(saga_input))
     return execution_arn(state_machine_arn, name)
+
+
+def _resume_input(
+    row: LedgerRow, resume_field: dict[str, str], *, failure: dict[str, Any] | None
+) -> dict[str, Any]:
+    saga_input: dict[str, Any] = {
+        "playId": row.play_id,
+        # The saga that stamped the rows and took the lock, not this execution: UnpublishPlay
+        # puts the lock back only on a script row of this saga.
+        "sagaId": row.saga_id,
+        "counts": {k: int(v) for k, v in ledger.plain(row.counts).items()},
+        "fault": None,
+        "stepTimeoutSeconds": step_timeout(),
+        "compensationTimeoutSeconds": compensation_timeout_seconds(),
+        "resume": resume_field,
+    }
+    if failure is not None:
+        saga_input["failure"] = {k: str(failure.get(k, "")) for k in ("step", "error", "cause")}
+    return saga_input
+
+
+def recover(
+    row: LedgerRow,
+    execution_status: str,
+    *,
+    state_machine_arn: str,
+    why: str,
+    max_attempts: int = MAX_RECOVERY_ATTEMPTS,
+) -> Recovery | None:
+    """Start the execution that finishes an interrupted saga; None if another caller just did.
+
+    ``why`` (how its execution was lost) goes into the failure the ledger records when the saga
+    is compensated.
+    """
+    attempts = int(row.recovery_attempts or 0)
+    if attempts >= max_attempts:
+        return Recovery(row.play_id, row.status, execution_status, "exhausted", attempts, None)
+    found_status = row.status
+    # Only a RUNNING saga is finished: one COMPENSATING had recorded its failure, and readers may
+    # have seen it being undone; it goes on the way it was going.
+    finish = found_status == "RUNNING" and _published_by(row)
+    attempt = attempts + 1
+    # Named by the attempt, so a start retried after a crash is that execution, not a second one.
+    name = f"recover-{row.play_id}-{attempt}"
+    arn = execution_arn(state_machine_arn, name)
+    if not ledger.claim_recovery(row, attempt, arn, ledger.timestamp(datetime.now(UTC))):
+        return None
+    resume_field = {"previousStatus": found_status, "executionStatus": execution_status}
+    failure: dict[str, Any] | None = None
+    if finish:
+        resume_field["finish"] = "publish"
+    else:
+        failure = ledger.failure_of(row) or {
+            "step": _interrupted_step(row),
+            "error": "Saga.Interrupted",
+            "cause": f"{why} while the ledger said {found_status}; compensated by recovery attempt {attempt}",
+        }
+    saga_input = _resume_input(row, resume_field, failure=failure)
+    sfn_client().start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(saga_input))
+    return Recovery(
+        row.play_id, found_status, execution_status, "finish" if finish else "compensate", attempt, arn
+    )
+
+
+def _interrupted_step(row: LedgerRow) -> str:
+    """The step the saga was in: the first one the ledger has not recorded as done.
+
+    Steps run one after another and each is recorded when it ends, so none after it started:
+    the compensation chain enters at this step's own compensation and runs down from there.
+    """
+    recorded = ledger.plain(row.steps)
+    return next(
+        (step for step in FORWARD_STEPS if (recorded.get(step) or {}).get("status") != "SUCCEEDED"),
+        FORWARD_STEPS[-1],
+    )
+
+
+def _published_by(row: LedgerRow) -> bool:
+    """Whether this saga had lifted its lock: PublishPlay runs only once every row is written."""
+    try:
+        script = ScriptRow.get(row.play_id, SCRIPT_SEQ, consistent_read=True)
+    except ScriptRow.DoesNotExist:
+        return False
+    return script.status == "ACTIVE" and script.saga_id == row.saga_id
+
+
+def _unfinished(older_than: timedelta | None = None, *, now: datetime | None = None) -> list[LedgerRow]:
+    """Every saga RUNNING or COMPENSATING (started before ``older_than`` ago), read in full."""
+    rows = []
+    for status in STUCK_STATUSES:
+        if older_than is None:
+            listed = LedgerRow.by_status.query(status)
+        else:
+            cutoff = ledger.timestamp((now or datetime.now(UTC)) - older_than)
+            listed = LedgerRow.by_status.query(status, LedgerRow.created_at < cutoff)
+        # The index holds what a listing shows; the recovery needs the saga id, counts, failure.
+        for listed_row in listed:
+            row = ledger.get_entry(listed_row.play_id)
+            if row is not None and row.status in STUCK_STATUSES:
+                rows.append(row)
+    return sorted(rows, key=lambda row: row.created_at)
+
+
+def recover_after_restart(state_machine_arn: str, log: Callable[[str], None]) -> list[Recovery]:
+    """Recover every saga RUNNING or COMPENSATING, of any age, whose execution does not exist.
+
+    For the local server as it starts: the executions of the previous run lived in memory and are
+    gone, while the ledger and the tables kept their sagas half-done; nothing else would end them.
+    """
+    recoveries = []
+    for row in _unfinished():
+        status = _execution_status(row)
+        if status != NOT_STARTED:
+            continue
+        recovery = recover(
+            row,
+            status,
+            state_machine_arn=state_machine_arn,
+            why="its execution was lost when the local AWS restarted",
+        )
+        if recovery is None:
+            continue
+        log(_log_line(recovery, "execution gone after a restart"))
+        recoveries.append(recovery)
+    return recoveries
+
+
+def _log_line(recovery: Recovery, how: str) -> str:
+    found = f"play {recovery.play_id}: ledger {recovery.ledger_status}, {how}"
+    if recovery.action == "exhausted":
+        return (
+            f"not recovering {found}: {recovery.attempts} recovery attempts already made → "
+            "left to an operator (fountain-saga resume)"
+        )
+    outcome = "completing: its play had been published" if recovery.action == "finish" else "compensating"
+    return f"recovering {found} → {outcome} (attempt {recovery.attempts})"
+
+
+def sweep(
+    state_machine_arn: str,
+    *,
+    stuck_after: timedelta = DEFAULT_STUCK_AFTER,
+    max_attempts: int = MAX_RECOVERY_ATTEMPTS,
+    now: datetime | None = None,
+) -> Sweep:
+    """Recover the sagas no execution carries on; list those stuck with one that still runs.
+
+    A saga whose execution ended is recovered once it is older than ``stuck_after``; one whose
+    execution never started, once nothing can still start it (``NOT_STARTED_AFTER`` after the
+    intake, or after the last recovery attempt, which may be just about to start its own).
+    """
+    now = now or datetime.now(UTC)
+    overdue = ledger.timestamp(now - stuck_after)
+    abandoned = ledger.timestamp(now - NOT_STARTED_AFTER)
+    result = Sweep()
+    for row in _unfinished(min(stuck_after, NOT_STARTED_AFTER), now=now):
+        status = _execution_status(row)
+        lost = (status in ENDED_STATUSES and row.created_at < overdue) or (
+            status == NOT_STARTED and (row.recovered_at or row.created_at) < abandoned
+        )
+        if lost:
+            why = "its execution never started" if status == NOT_STARTED else f"its execution ended {status}"
+            recovery = recover(
+                row, status, state_machine_arn=state_machine_arn, why=why, max_attempts=max_attempts
+            )
+            if recovery is not None:
+                (result.exhausted if recovery.action == "exhausted" else result.recovered).append(recovery)
+        elif row.created_at < overdue:
+            result.stuck.append(_stuck(row, status))
+    return result
