@@ -14,6 +14,8 @@ from typing import Literal
 
 STATE_MACHINE_FILE = Path(__file__).resolve().parents[2] / "statemachine" / "create_play.asl.json"
 STATE_MACHINE_NAME = "fountain-create-play"
+# The local stack's region (moto's resources are made there).
+LOCAL_REGION = "us-east-1"
 STAGING_BUCKET_ENV = "STAGING_BUCKET"
 # The stage the local server reports in its API Gateway events; no deployment may be named so
 # (infra's Settings allows dev and prod), which is how the API knows it is served at the root.
@@ -258,8 +260,25 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION, SWEEPER_FU
 
 
 def aws_region() -> str:
-    """The region this process works in (Lambda sets AWS_REGION; locally us-east-1)."""
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    """The region this process works in, as the AWS SDKs resolve it; the local stack's if none.
+
+    AWS_REGION (what Lambda sets), AWS_DEFAULT_REGION, then the `region` of the profile in use
+    (~/.aws/config): a user whose region is only in their profile must not be sent to us-east-1.
+    """
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or configured_region()
+    return region or LOCAL_REGION
+
+
+def configured_region() -> str | None:
+    """The region of the AWS profile in use, if it names one (and the profile exists)."""
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        region = botocore.session.get_session().get_config_variable("region")
+    except ProfileNotFound:
+        return None
+    return str(region) if region else None
 
 
 def compensation_timeout_seconds() -> int:

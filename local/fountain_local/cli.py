@@ -419,18 +419,40 @@ def _compensation_fault(spec: str | None) -> Any:
 def _use_endpoint(args: argparse.Namespace) -> str:
     """Point this process at the chosen AWS endpoint; return the state machine's ARN."""
     _use_retries()
+    from fountain_local.runtime import local_state_machine_arn
+    from fountain_saga.topology import LOCAL_REGION, STATE_MACHINE_ARN_ENV, aws_region
+
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
         for key, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):
             os.environ.setdefault(key, value)
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    from fountain_local.runtime import local_state_machine_arn
-    from fountain_saga.topology import STATE_MACHINE_ARN_ENV
+        # The local stack lives in its own region, whatever the user's profile says.
+        os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
+    else:
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _profile_region()
+        if not region:
+            raise CliError(
+                "no AWS region: set AWS_REGION, or `region` in your AWS profile (aws configure)", EXIT_CONFIG
+            )
+        # Every client this process makes (boto3's and pynamodb's) then works in that one region.
+        os.environ["AWS_DEFAULT_REGION"] = region
+        assert aws_region() == region
 
     arn = args.state_machine_arn or os.environ.get(STATE_MACHINE_ARN_ENV)
     if not arn and not args.endpoint_url:
         raise CliError("against AWS, pass --state-machine-arn or set STATE_MACHINE_ARN", EXIT_USAGE)
     return str(arn or local_state_machine_arn())
+
+
+def _profile_region() -> str | None:
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        region = botocore.session.get_session().get_config_variable("region")
+    except ProfileNotFound as error:
+        raise CliError(f"{error}: check AWS_PROFILE and ~/.aws/config", EXIT_CONFIG) from None
+    return str(region) if region else None
 
 
 def _use_retries() -> None:

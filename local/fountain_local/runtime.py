@@ -27,7 +27,7 @@ from fountain_local import lambda_runtime
 from fountain_local.dynamodb_engine import DynamoDbEngine, DynamoDbRouter
 from fountain_saga import topology
 
-REGION = "us-east-1"
+REGION = topology.LOCAL_REGION
 ACCOUNT = "123456789012"
 LOCAL_BUCKET = "fountain-staging-local"
 LOCAL_EVENT_BUS = "fountain-events"

@@ -30,6 +30,7 @@ import boto3
 import pytest
 
 from fountain_saga.saga.ledger import TERMINAL_STATUSES
+from fountain_saga.topology import aws_region
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = aws_region()  # as the SDK resolves it: the environment, then the profile's config
     url = os.environ.get("FOUNTAIN_API_URL")
     if url:
         yield Deployment(
