@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import report, targets
+from bench import deadline_race, report, targets
 from bench.measure import (
     PATHS,
     Bench,
@@ -57,6 +57,8 @@ class BenchConfig:
     # Amazon DynamoDB Local when installed): (): none.
     engine_sizes: tuple[int, ...] = ENGINE_SIZES
     engine_runs: int = 3
+    # A play too big for a 2 s step timeout, run after run: none may leave a row (0: not run).
+    race_runs: int = 20
 
 
 @dataclass
@@ -145,11 +147,24 @@ def run_bench(config: BenchConfig, aws: LocalAws | None = None, progress: Progre
     parse = _parse_shapes(config, in_process=aws is not None, progress=progress)
     read = _read_path(config, aws, progress)
     engines = [] if aws is not None else _engines(config, progress)
+    race = None if aws is not None or not config.race_runs else _race(config, progress)
     document = report.results_document(sizes, concurrent, parse, read, engines)
     document["machine"]["runs"] = config.runs
-    return BenchOutcome(
-        sizes, concurrent, document, targets.check(sizes, concurrent, parse, read), parse, read, engines
+    met = targets.check(sizes, concurrent, parse, read)
+    if race is not None:
+        document["deadlineRace"] = race
+        met.append(targets.deadline_race(race))
+    return BenchOutcome(sizes, concurrent, document, met, parse, read, engines)
+
+
+def _race(config: BenchConfig, progress: Progress) -> dict[str, Any]:
+    progress(f"a 10,000-speech play with a 2 s step timeout, {config.race_runs} run(s) ...")
+    race = _in_subprocess(["race", "--runs", str(config.race_runs)])
+    progress(
+        f"  {race['statuses']}, rows left by a rolled-back run at most {race['maxRowsLeft']}, "
+        f"median {race['medianElapsedSeconds']:.1f} s"
     )
+    return race
 
 
 def _engines(config: BenchConfig, progress: Progress) -> list[EngineResult]:
@@ -242,6 +257,9 @@ def _in_subprocess(worker_args: list[str]) -> dict[str, Any]:
 
 def _worker(args: argparse.Namespace) -> None:
     quiet_engine_logs()
+    if args.worker == "race":
+        Path(args.result).write_text(json.dumps(deadline_race.run(args.runs)))
+        return
     if args.worker == "parse":
         # No local AWS: the intake's checks need none, and the shapes are timed without it running.
         shapes = measure_parse_shapes(args.bytes, args.runs)
@@ -285,7 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
     # A worker measures one thing in a fresh process and writes it to --result.
-    parser.add_argument("--worker", choices=("size", "concurrent", "parse", "read"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=("size", "concurrent", "parse", "read", "race"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--bytes", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--speeches", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, help=argparse.SUPPRESS)
@@ -300,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="speeches per play on each engine",
     )
     parser.add_argument("--engine-runs", type=int, default=BenchConfig.engine_runs)
+    parser.add_argument(
+        "--race-runs", type=int, default=BenchConfig.race_runs, help="runs of the deadline race (0: none)"
+    )
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args)
@@ -317,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.read_runs,
         tuple(args.engine_sizes),
         args.engine_runs,
+        args.race_runs,
     )
     outcome = run_bench(config)
     paths = report.write_outputs(outcome.document, outcome.targets, args.out_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from bench.measure import PATHS, ConcurrentResult, SizeResult
 from bench.parse_shapes import ParseResult
@@ -146,4 +147,15 @@ def _write_requests(sizes: list[SizeResult]) -> Target:
         not over,
         f"closest: {tightest.speeches:,} speeches {tightest.path}, {tightest.write_requests} requests "
         f"for a bound of {write_request_bound(tightest)}",
+    )
+
+
+def deadline_race(race: dict[str, Any]) -> Target:
+    """Every run of a play too large for its step timeout ends with no row of it left."""
+    statuses = ", ".join(f"{count} {status}" for status, count in sorted(race["statuses"].items()))
+    return Target(
+        f"A {race['speeches']:,}-speech play with a {race['stepTimeoutSeconds']} s step timeout ends "
+        f"ROLLED_BACK with 0 rows, {race['runs']} times in a row",
+        race["statuses"] == {"ROLLED_BACK": race["runs"]} and race["maxRowsLeft"] == 0,
+        f"{statuses}; at most {race['maxRowsLeft']} rows left once every handler had returned",
     )

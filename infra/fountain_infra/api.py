@@ -112,6 +112,19 @@ class Api(Construct):
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             default_cors_preflight_options=cors,
         )
+        # Left to itself, API Gateway creates its execution log group on first use: outside the
+        # stack, never expiring, outliving `cdk destroy`. Created here, under the exact name API
+        # Gateway writes to and before the stage exists, it has the stage's retention and removal
+        # policy. Its name holds the API's id, which is new with every deployment.
+        self.execution_logs = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            # The stage's name as set above, not its Ref: the stage waits for this group.
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{settings.stage}",
+            retention=settings.log_retention,
+            removal_policy=settings.removal_policy,
+        )
+        self.rest_api.deployment_stage.node.add_dependency(self.execution_logs)
         for response_type, code in GATEWAY_ERROR_CODES.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type}",

@@ -9,6 +9,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from fountain_infra import naming
 from fountain_infra.compliance import acknowledge
 from fountain_infra.settings import Settings
 from fountain_saga import topology
@@ -56,7 +57,11 @@ class Data(Construct):
             "under their IAM roles and that expire within days; each access is traced (X-Ray) and "
             "logged by those functions, and access logs would need a second bucket of their own.",
         )
-        self.event_bus = events.EventBus(self, "EventBus")
+        # CloudFormation requires a bus to be named; a prod bus outlives its stack, so the name is
+        # one the next deployment cannot ask for again.
+        self.event_bus = events.EventBus(
+            self, "EventBus", event_bus_name=naming.unique_name(self, cdk.Stack.of(self).stack_name, "events")
+        )
         self.event_bus.apply_removal_policy(settings.removal_policy)
 
     def _table(self, spec: topology.TableSpec, settings: Settings) -> dynamodb.Table:

@@ -155,6 +155,17 @@ class Functions(Construct):
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["s3:GetObject"], resources=[staged_plays])
             )
+            # Without ListBucket, S3 answers a missing object with AccessDenied instead of
+            # NoSuchKey, and an expired claim check would read as a broken grant. S3 evaluates this
+            # condition with the requested key as the prefix, so it lists nothing GetObject cannot
+            # already reach.
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[self._data.staging_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": f"{STAGED_PLAYS_PREFIX}*"}},
+                )
+            )
         if spec.writes_staging:
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["s3:PutObject"], resources=[staged_plays])
@@ -173,6 +184,8 @@ class Functions(Construct):
                     actions=["secretsmanager:GetSecretValue"], resources=[self.page_token_key.secret_arn]
                 )
             )
+        if spec.publishes_events:
+            self._data.event_bus.grant_put_events_to(function)
         if spec.starts_saga and state_machine is not None:
             state_machine.grant_start_execution(function)
         if spec.starts_saga or spec.describes_executions:

@@ -38,11 +38,15 @@ COMPENSATION_FAILED_EVENT = "PlayCompensationFailed"
 STUCK_METRIC = "StuckSagas"
 RECOVERED_METRIC = "SagasRecovered"
 UNRECOVERABLE_METRIC = "UnrecoverableSagas"
+# Events sagas owe (their state machine could not publish them), found, published and left over.
+ANNOUNCEMENTS_OWED_METRIC = "AnnouncementsOwed"
+ANNOUNCEMENTS_REPUBLISHED_METRIC = "AnnouncementsRepublished"
+ANNOUNCEMENTS_STILL_OWED_METRIC = "AnnouncementsStillOwed"
 
 
 def sweeper_metric(name: str, *, label: str | None = None) -> cw.Metric:
     # Maximum: each run counts every saga afresh, so a saga left stuck is counted by every run.
-    statistic = "Sum" if name == RECOVERED_METRIC else "Maximum"
+    statistic = "Sum" if name in (RECOVERED_METRIC, ANNOUNCEMENTS_REPUBLISHED_METRIC) else "Maximum"
     return cw.Metric(
         namespace=topology.METRICS_NAMESPACE,
         metric_name=name,
@@ -146,7 +150,7 @@ class Monitoring(Construct):
                 self,
                 "SweepStuckSagasSchedule",
                 description="Recovers interrupted sagas and counts stuck ones every five minutes",
-                schedule=events.Schedule.rate(PERIOD),
+                schedule=events.Schedule.rate(cdk.Duration.minutes(topology.SWEEP_EVERY_MINUTES)),
                 targets=[targets.LambdaFunction(sweeper)],
             )
             alarm(
@@ -162,13 +166,24 @@ class Monitoring(Construct):
                 "sweeper's logs name the play; find out what stops its executions, then "
                 "`fountain-saga resume` it (see the README's runbook).",
             )
+            alarm(
+                "AnnouncementsStillOwed",
+                sweeper_metric(ANNOUNCEMENTS_STILL_OWED_METRIC),
+                "A saga's outcome event (PlayCreated, PlayRolledBack, PlayCompensationFailed) could not be "
+                "put on the bus, by its state machine nor by the sweeper, which tries again every run. The "
+                "saga itself ended and its ledger entry says how; its `announcement` holds the event and "
+                "the error. Subscribers have not had it yet: the sweeper's logs say why PutEvents fails.",
+            )
         alarm(
             "ApiServerErrors",
             rest_api.metric_server_error(statistic="Sum", period=PERIOD),
             "The API answered 5XX",
         )
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"fountain-{settings.stage}")
+        # Dashboards are global to an account: the region keeps one stage's in two regions apart.
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", dashboard_name=f"fountain-{settings.stage}-{cdk.Aws.REGION}"
+        )
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Sagas",

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from fountain_infra import naming
 from fountain_infra.compliance import acknowledge
 from fountain_infra.data import Data
 from fountain_infra.settings import Settings
@@ -34,8 +35,12 @@ class Orchestration(Construct):
             self,
             "ExecutionLogs",
             # The /aws/vendedlogs/ prefix keeps Step Functions' log delivery from growing the
-            # account's CloudWatch Logs resource policy, which is capped at 5,120 characters.
-            log_group_name=f"/aws/vendedlogs/states/{stack.stack_name}-{topology.STATE_MACHINE_NAME}",
+            # account's CloudWatch Logs resource policy, which is capped at 5,120 characters; that
+            # prefix needs an explicit name, and a prod group outlives its stack, hence the
+            # deployment's id at the end.
+            log_group_name=naming.unique_name(
+                self, f"/aws/vendedlogs/states/{stack.stack_name}", topology.STATE_MACHINE_NAME
+            ),
             retention=settings.log_retention,
             removal_policy=settings.removal_policy,
         )

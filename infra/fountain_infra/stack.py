@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from fountain_infra import compliance
@@ -54,8 +56,36 @@ class FountainStack(cdk.Stack):
             settings=settings,
         )
         self._outputs()
+        self._log_every_function(settings)
         cdk.Tags.of(self).add("project", "fountain")
         cdk.Tags.of(self).add("stage", settings.stage)
+
+    def _log_every_function(self, settings: Settings) -> None:
+        """A log group of the stack's for each function that has none, CDK's own providers included
+        (the dev bucket's auto-delete handler).
+
+        Otherwise Lambda creates ``/aws/lambda/<name>`` on the first call: never expiring, and left
+        behind by `cdk destroy`. Pointing the function at the group (rather than creating the group
+        under that name) also orders them: the group exists before the function can run, and
+        goes only after it.
+        """
+        for resource in self.node.find_all():
+            if (
+                not isinstance(resource, cdk.CfnResource)
+                or resource.cfn_resource_type != "AWS::Lambda::Function"
+            ):
+                continue
+            if isinstance(resource, lambda_.CfnFunction) and resource.logging_config is not None:
+                continue
+            scope = resource.node.scope
+            assert isinstance(scope, Construct), type(scope)  # a resource's scope is a construct
+            log_group = logs.LogGroup(
+                scope,
+                f"{resource.node.id}Logs",
+                retention=settings.log_retention,
+                removal_policy=settings.removal_policy,
+            )
+            resource.add_property_override("LoggingConfig.LogGroup", log_group.log_group_name)
 
     def _outputs(self) -> None:
         outputs = {

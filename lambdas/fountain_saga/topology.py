@@ -133,6 +133,8 @@ LEDGER_TABLE = TableSpec(
             KeySpec("createdAt", "S"),
             ("title", "updatedAt", "executionArn"),
         ),
+        # Sparse: only a saga that owes its outcome's event has "owes", until the sweeper publishes it.
+        IndexSpec("byOwed", KeySpec("owes", "S"), KeySpec("createdAt", "S"), ("status",)),
     ),
 )
 # Each caller's Idempotency-Key, hashed with the caller, and the play it was first used for; kept
@@ -152,6 +154,7 @@ class FunctionSpec:
     writes_staging: bool = False
     starts_saga: bool = False
     describes_executions: bool = False  # reads the saga executions' status (DescribeExecution)
+    publishes_events: bool = False  # puts events on the saga's bus (PutEvents)
     signs_page_tokens: bool = False  # reads the page-token key secret (GetSecretValue)
     timeout_seconds: int = 120
     memory_mb: int = 1024
@@ -243,7 +246,8 @@ MAX_RECOVERY_ATTEMPTS = 3
 # whose execution is gone (it failed, timed out or was stopped without the ledger ending, or it
 # never started), and counts those it cannot act on, as metrics with alarms, so none is forgotten.
 # It reads the script row (was the play published?), counts its attempts on the ledger and starts
-# the execution that finishes the saga.
+# the execution that finishes the saga. It also publishes the events sagas owe (the state machine
+# could not put them on the bus) and clears the ledger's mark.
 SWEEPER_FUNCTION = FunctionSpec(
     "SweepStuckSagas",
     "fountain_saga.saga.handlers.sweep_stuck_sagas",
@@ -252,11 +256,14 @@ SWEEPER_FUNCTION = FunctionSpec(
     reads=("script",),
     starts_saga=True,
     describes_executions=True,
+    publishes_events=True,
     timeout_seconds=60,
     memory_mb=256,
     extra_env={STUCK_AFTER_ENV: "15", RECOVERY_ATTEMPTS_ENV: str(MAX_RECOVERY_ATTEMPTS)},
 )
 FUNCTIONS: tuple[FunctionSpec, ...] = (*SAGA_FUNCTIONS, API_FUNCTION, SWEEPER_FUNCTION)
+# How often the sweeper runs: a schedule in the deployed stack, a timer in the local server.
+SWEEP_EVERY_MINUTES = 5
 
 
 def aws_region() -> str:

@@ -5,10 +5,15 @@ with one that imports the function's configured Handler and calls it with the ev
 context object, and that reports an exception in the Python runtime's own error envelope, so a
 Catch on the exception's class name behaves as it does on AWS. This reaches into moto's
 internals, which is why moto is pinned exactly in pyproject.toml.
+
+What Lambda itself answers, rather than the handler, never happens here on its own: no account
+concurrency runs out and no function is stopped at its timeout. ``SERVICE_FAULTS`` lets a test
+make Lambda answer the next invocations of a function the way AWS does then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -21,9 +26,11 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
 
 Handler = Callable[[Any, Any], Any]
 
@@ -97,6 +104,85 @@ class InvocationLog:
 INVOCATIONS = InvocationLog()
 _handlers: dict[str, Handler] = {}
 
+# How Lambda, not the handler, may answer an Invoke:
+# - "throttled": refused with 429 TooManyRequestsException (the account's or the function's
+#   concurrency is used up); Step Functions reports Lambda.TooManyRequestsException.
+# - "service_error": refused with 500 ServiceException; Step Functions reports Lambda.ServiceException.
+# - "timed_out": the function ran out of time; the runtime's timeout envelope has no errorType, which
+#   Step Functions reports as Lambda.Unknown.
+# - "timed_out_in_sandbox": the same, as newer runtimes report it (errorType Sandbox.Timedout).
+LambdaFault = Literal["throttled", "service_error", "timed_out", "timed_out_in_sandbox"]
+LAMBDA_FAULTS: tuple[LambdaFault, ...] = ("throttled", "service_error", "timed_out", "timed_out_in_sandbox")
+
+
+class _Refused(JsonRESTError):
+    """An Invoke Lambda refused before running the function; moto answers it with ``code``."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(error, message)
+        self.code = status
+
+
+class ServiceFaults:
+    """Answers Lambda gives instead of the handler's, queued per function, for tests.
+
+    A refused invocation never runs the handler (and is not counted in INVOCATIONS, as Lambda does
+    not count a throttle as an invocation). A timed-out one runs it, so its writes land as those of
+    a function stopped at its timeout may have, and then answers with Lambda's timeout envelope.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # None: that invocation runs as usual.
+        self._queued: defaultdict[str, list[LambdaFault | None]] = defaultdict(list)
+        self.delivered: Counter[tuple[str, LambdaFault]] = Counter()
+
+    def inject(self, function_name: str, fault: LambdaFault, *, times: int = 1, after: int = 0) -> None:
+        """Answer ``times`` invocations of ``function_name`` with ``fault``, once ``after`` more have run."""
+        if fault not in LAMBDA_FAULTS:
+            raise ValueError(f"unknown Lambda fault {fault!r}; the faults are {', '.join(LAMBDA_FAULTS)}")
+        with self._lock:
+            self._queued[function_name].extend([None] * after + [fault] * times)
+
+    def take(self, function_name: str) -> LambdaFault | None:
+        with self._lock:
+            queued = self._queued.get(function_name)
+            if not queued:
+                return None
+            fault = queued.pop(0)
+            if fault is not None:
+                self.delivered[function_name, fault] += 1
+            return fault
+
+    def pending(self) -> int:
+        """Invocations still to be answered with a fault, or let through before one."""
+        with self._lock:
+            return sum(len(queued) for queued in self._queued.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queued.clear()
+            self.delivered.clear()
+
+
+SERVICE_FAULTS = ServiceFaults()
+
+
+def _refusal(fault: LambdaFault) -> _Refused:
+    if fault == "throttled":
+        return _Refused(429, "TooManyRequestsException", "Rate Exceeded.")
+    return _Refused(500, "ServiceException", "Lambda was unable to process the request.")
+
+
+def _timeout_envelope(fault: LambdaFault, request_id: str, timeout_seconds: float) -> dict[str, str]:
+    """What Lambda returns for a function it stopped at its timeout."""
+    timed_out = f"Task timed out after {timeout_seconds:.2f} seconds"
+    if fault == "timed_out_in_sandbox":
+        message = f"RequestId: {request_id} Error: {timed_out}"
+        return {"errorType": "Sandbox.Timedout", "errorMessage": message}
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"errorMessage": f"{now} {request_id} {timed_out}"}
+
 
 def resolve_handler(path: str) -> Handler:
     """Import "package.module.function" once and cache it."""
@@ -117,6 +203,9 @@ def _invoke(  # noqa: PLR0917 (moto's signature)
     response_headers: Any,
 ) -> bytes:
     fn = self.get_function(function_name, qualifier)
+    fault = SERVICE_FAULTS.take(fn.function_name)
+    if fault in ("throttled", "service_error"):
+        raise _refusal(fault)
     INVOCATIONS.started(fn.function_name)
     started = time.monotonic()
     request_id = str(uuid.uuid4())
@@ -129,7 +218,14 @@ def _invoke(  # noqa: PLR0917 (moto's signature)
             timeout_seconds=context_timeout_seconds(float(fn.timeout), event),
             aws_request_id=request_id,
         )
-        result = resolve_handler(str(fn.handler))(event, context)
+        handler = resolve_handler(str(fn.handler))
+        if fault is not None:
+            # Whatever the handler would have answered, Lambda answers with its timeout.
+            with contextlib.suppress(Exception):
+                handler(event, context)
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(_timeout_envelope(fault, request_id, float(fn.timeout))).encode()
+        result = handler(event, context)
         return json.dumps(result).encode()
     except Exception as error:
         response_headers["x-amz-function-error"] = "Unhandled"

@@ -165,6 +165,7 @@ class LocalAws:
         _stop_tracking_dynamodb_items()
         _parse_each_definition_once()
         _enter_states_at_aws_precision()
+        _name_task_failures_as_aws_does()
         if self.clock is not None:
             from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
@@ -466,6 +467,89 @@ def _enter_states_at_aws_precision() -> None:
         return fields
 
     setattr(state, "StateData", state_data)  # noqa: B010 (moto's module attribute)
+
+
+def _name_task_failures_as_aws_does() -> None:
+    """Give a failed Task the error name and cause Step Functions gives it on AWS (idempotent).
+
+    moto's engine differs in three places the saga's Catch and Retry rules depend on:
+
+    - a function error whose envelope has no ``errorType`` (how Lambda reports a function it
+      stopped at its timeout, or that crashed) is ``Lambda.Unknown`` on AWS, with the cause "The
+      cause could not be determined because Lambda did not return an error type. Returned payload:
+      …"; moto names it ``Exception``;
+    - an EventBridge API error (throttling, a missing bus) is ``EventBridge.<code>`` on AWS, a
+      TaskFailed a Catch can match; moto makes it ``States.Runtime``, which ends the execution;
+    - ``EventBridge.FailedEntry``'s cause is the PutEvents response as text; moto passes a dict.
+    """
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_events as events_task,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_lambda as lambda_task,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    def failure(task: Any, env: Any, error: str, cause: str) -> Any:
+        details: Any = EventDetails  # a TypedDict moto itself fills with one of its keys
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=details(
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=cause,
+                    resource=task._get_sfn_resource(),
+                    resourceType=task._get_sfn_resource_type(),
+                )
+            ),
+        )
+
+    lambda_class = lambda_task.StateTaskServiceLambda
+    lambda_from_error = vars(lambda_class).get("_moto_from_error", lambda_class._from_error)
+
+    def from_lambda_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, lambda_eval_utils.LambdaFunctionErrorException):
+            try:
+                typed = "errorType" in json.loads(ex.payload)
+            except (TypeError, ValueError):
+                typed = False
+            if not typed:
+                cause = (
+                    "The cause could not be determined because Lambda did not return an error type. "
+                    f"Returned payload: {ex.payload}"
+                )
+                return failure(self, env, "Lambda.Unknown", cause)
+        return lambda_from_error(self, env, ex)
+
+    events_class = events_task.StateTaskServiceEvents
+    events_from_error = vars(events_class).get("_moto_from_error", events_class._from_error)
+
+    def from_events_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, events_task.SfnFailedEntryCountException):
+            return failure(self, env, "EventBridge.FailedEntry", json.dumps(ex.cause))
+        if isinstance(ex, ClientError):
+            code = ex.response["Error"]["Code"]
+            meta = ex.response.get("ResponseMetadata", {})
+            details = (
+                f"Service: EventBridge; Status Code: {meta.get('HTTPStatusCode')}; Error Code: {code}; "
+                f"Request ID: {meta.get('RequestId')}; Proxy: null"
+            )
+            return failure(self, env, f"EventBridge.{code}", f"{ex.response['Error']['Message']} ({details})")
+        return events_from_error(self, env, ex)
+
+    for cls, original, replacement in (
+        (lambda_class, lambda_from_error, from_lambda_error),
+        (events_class, events_from_error, from_events_error),
+    ):
+        setattr(cls, "_moto_from_error", original)  # noqa: B010 (kept once, so a second start wraps nothing twice)
+        setattr(cls, "_from_error", replacement)  # noqa: B010 (moto's class attribute)
 
 
 def _draw_heap_keys(program: Any, component_type: type[Any]) -> None:

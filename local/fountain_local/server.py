@@ -62,6 +62,7 @@ from waitress.utilities import Error, RequestHeaderFieldsTooLarge
 from fountain_local.dynamodb_engine import DEFAULT_ENGINE, DataDirLock, DynamoDbEngine, install_amazon
 from fountain_local.lambda_runtime import LocalLambdaContext, discard_metrics, show_handler_logs
 from fountain_local.runtime import ACCOUNT, REGION, LocalAws
+from fountain_saga import topology
 from fountain_saga.topology import LOCAL_STAGE, THROTTLE_BURST, THROTTLE_RATE_PER_SECOND
 
 # API Gateway refuses payloads over 10 MB before any Lambda runs; mirror it.
@@ -231,6 +232,42 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+@dataclass
+class Sweeper:
+    """Runs the sweeper function on the deployed schedule, through the local Lambda, as
+    EventBridge does on AWS: interrupted sagas are recovered and owed events published."""
+
+    aws: LocalAws
+    log: Log
+    interval: float = topology.SWEEP_EVERY_MINUTES * 60
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        lam = self.aws.client("lambda")
+        while not self._stop.wait(self.interval):
+            answer = lam.invoke(FunctionName=topology.SWEEPER_FUNCTION.name, Payload=b"{}")
+            result = json.loads(answer["Payload"].read() or b"{}")
+            if answer.get("FunctionError"):
+                self.log(f"sweeper failed: {result.get('errorMessage', 'no message')}")
+                continue
+            found = {key: len(value) for key, value in result.items() if isinstance(value, list)}
+            owed = result.get("announcements") or {}
+            found |= {f"events {key}": len(value) for key, value in owed.items() if isinstance(value, list)}
+            done = {key: count for key, count in found.items() if count}
+            if done:
+                self.log("sweeper: " + ", ".join(f"{key} {count}" for key, count in sorted(done.items())))
 
 
 @dataclass
@@ -781,6 +818,8 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
     for recovery in recover_after_restart(aws.resources.state_machine_arn, log):
         if recovery.execution_arn is not None:
             watcher.watch(recovery.play_id)
+    sweeper = Sweeper(aws, log)
+    sweeper.start()
     server = ApiServer(
         sock,
         GatewayApp(api_handler, watcher, log, stage_throttle(options.throttle)),
@@ -819,6 +858,7 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
                 else "the local AWS and what it held are gone"
             )
         )
+    sweeper.stop()
     watcher.stop()
     aws.stop(wait_seconds=0)
     log("stopped")

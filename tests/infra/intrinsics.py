@@ -4,7 +4,7 @@ way cdk-nag writes them (``<LogicalId.Arn>``), and IAM statements in one normal 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -35,6 +35,7 @@ class Statement:
     effect: str
     actions: frozenset[str]
     resources: frozenset[str]
+    condition: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Statement:
@@ -42,6 +43,7 @@ class Statement:
             effect=raw["Effect"],
             actions=frozenset(as_list(raw["Action"])),
             resources=frozenset(render(r) for r in as_list(raw["Resource"])),
+            condition=raw.get("Condition", {}),
         )
 
 

@@ -42,6 +42,9 @@ LOG_DELIVERY = frozenset(
     }
 )
 
+# S3 matches s3:prefix against the requested key when it decides between NoSuchKey and AccessDenied.
+STAGED_PLAYS_ONLY = {"StringLike": {"s3:prefix": f"{topology.STAGING_PREFIX}*"}}
+
 
 def _function(template: dict[str, Any], handler: str) -> dict[str, Any]:
     (function,) = [
@@ -60,7 +63,8 @@ class Grants:
         stack = synth.stacks["dev"]
         self.statements = statements
         self.tables = {f"<{synth.logical_id(t)}.Arn>": key for key, t in stack.data.tables.items()}
-        self.staged_plays = f"<{synth.logical_id(stack.data.staging_bucket)}.Arn>/plays/*"
+        self.staging_bucket = f"<{synth.logical_id(stack.data.staging_bucket)}.Arn>"
+        self.staged_plays = f"{self.staging_bucket}/{topology.STAGING_PREFIX}*"
         self.state_machine = f"<{synth.logical_id(stack.orchestration.state_machine)}>"
         self.executions = (
             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
@@ -108,6 +112,11 @@ def test_a_function_may_touch_only_what_its_description_names(
                     if ok
                 }
                 assert statement.actions <= allowed, statement
+            elif resource == grants.staging_bucket:
+                # Listing only what it may read, so a missing staged object is NoSuchKey, not
+                # AccessDenied.
+                assert spec.reads_staging and statement.actions == {"s3:ListBucket"}, statement
+                assert statement.condition == STAGED_PLAYS_ONLY, statement
             elif resource == grants.state_machine:
                 assert spec.starts_saga and statement.actions == {"states:StartExecution"}
             elif resource == grants.executions:
@@ -115,6 +124,8 @@ def test_a_function_may_touch_only_what_its_description_names(
                 assert statement.actions == {"states:DescribeExecution"}
             elif resource == grants.page_token_key:
                 assert spec.signs_page_tokens and statement.actions == {"secretsmanager:GetSecretValue"}
+            elif resource == grants.bus:
+                assert spec.publishes_events and statement.actions == {"events:PutEvents"}, statement
             else:
                 raise AssertionError(f"{spec.name} is granted an unexpected resource: {resource}")
 
@@ -128,22 +139,26 @@ def test_a_function_may_touch_only_what_its_description_names(
             assert "dynamodb:Query" in grants.actions_on(grants.table_arn(key) + "/index/*")
     assert ("s3:GetObject" in grants.actions_on(grants.staged_plays)) == spec.reads_staging
     assert ("s3:PutObject" in grants.actions_on(grants.staged_plays)) == spec.writes_staging
+    assert ("s3:ListBucket" in grants.actions_on(grants.staging_bucket)) == spec.reads_staging
     assert bool(grants.actions_on(grants.state_machine)) == spec.starts_saga
     assert bool(grants.actions_on(grants.executions)) == (spec.starts_saga or spec.describes_executions)
     assert bool(grants.actions_on(grants.page_token_key)) == spec.signs_page_tokens
+    assert bool(grants.actions_on(grants.bus)) == spec.publishes_events
 
 
-def test_the_sweeper_may_start_executions_update_the_ledger_and_read_script_rows_and_no_more(
+def test_the_sweeper_may_start_executions_update_the_ledger_read_script_rows_and_publish_and_no_more(
     synth: Synthesized,
 ) -> None:
     """What recovering an interrupted saga takes: is the play published (the script row), claim an
-    attempt (the ledger), start the execution that finishes it."""
+    attempt (the ledger), start the execution that finishes it; and what publishing the events sagas
+    owe takes: put them on the bus, clear the ledger's mark."""
     template = synth.templates["dev"]
     role = _function(template, topology.SWEEPER_FUNCTION.handler)["Role"]["Fn::GetAtt"][0]
     grants = Grants(synth, role_statements(template, role))
 
     assert grants.actions_on(grants.state_machine) == {"states:StartExecution"}
     assert grants.actions_on(grants.executions) == {"states:DescribeExecution"}
+    assert grants.actions_on(grants.bus) == {"events:PutEvents"}
     assert "dynamodb:UpdateItem" in grants.actions_on(grants.table_arn("ledger"))
     assert "dynamodb:Query" in grants.actions_on(grants.table_arn("ledger") + "/index/*")
     script = grants.actions_on(grants.table_arn("script"))

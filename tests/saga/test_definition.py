@@ -114,15 +114,62 @@ def test_the_forward_chain_is_the_seven_steps_in_order() -> None:
     assert tuple(chain) == topology.FORWARD_STEPS
 
 
+# What Lambda, not the function, answers when it cannot run an invocation now: waited out.
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+]
+# How long a throttled step or compensation may wait, in total, before the saga gives up on it.
+LAMBDA_WAIT_BUDGET_SECONDS = 600
+
+
+def retry_wait_bounds(retrier: dict[str, Any]) -> list[float]:
+    """The longest wait before each retry a retrier allows: full jitter draws each from 0 up to it."""
+    interval, rate = retrier["IntervalSeconds"], retrier.get("BackoffRate", 2.0)
+    cap = retrier.get("MaxDelaySeconds", float("inf"))
+    return [min(interval * rate**attempt, cap) for attempt in range(retrier["MaxAttempts"])]
+
+
+def _lambda_task_names() -> list[str]:
+    return [*topology.FORWARD_STEPS, *topology.COMPENSATIONS.values()]
+
+
+@pytest.mark.parametrize("name", _lambda_task_names())
+def test_every_lambda_task_waits_out_throttling_for_minutes_before_its_own_retries(name: str) -> None:
+    """A busy hour makes slower plays, not rolled-back ones: throttles and Lambda's own errors are
+    retried with jittered, capped backoff for up to ten minutes, and matched before the state's other
+    retriers, so they never use up the attempts kept for the step's own failures."""
+    wait_out = STATES[name]["Retry"][0]
+    assert wait_out["ErrorEquals"] == LAMBDA_SERVICE_ERRORS
+    assert wait_out["JitterStrategy"] == "FULL"
+    bounds = retry_wait_bounds(wait_out)
+    assert max(bounds) == wait_out["MaxDelaySeconds"] == 30
+    assert 5 * 60 < sum(bounds) <= LAMBDA_WAIT_BUDGET_SECONDS
+    assert wait_out["MaxAttempts"] >= 20
+    # The same for every Lambda task.
+    assert wait_out == STATES[topology.FORWARD_STEPS[0]]["Retry"][0]
+
+
 @pytest.mark.parametrize("step", topology.FORWARD_STEPS)
 def test_each_step_retries_transients_and_its_catch_enters_its_own_compensation(step: str) -> None:
     state = STATES[step]
-    retry_errors = {e for r in state["Retry"] for e in r["ErrorEquals"]}
-    assert {
-        "Lambda.ServiceException",
-        "Lambda.TooManyRequestsException",
-        "TransientStoreError",
-    } <= retry_errors
+    wait_out, transient = state["Retry"]
+    assert wait_out["ErrorEquals"] == LAMBDA_SERVICE_ERRORS
+    # A store's hiccup gets a few quick attempts of its own.
+    assert transient["ErrorEquals"] == ["TransientStoreError"]
+    assert transient["MaxAttempts"] == 3 and sum(retry_wait_bounds(transient)) <= 10
+    # A function that timed out or crashed (Lambda.Unknown, or Sandbox.Timedout from newer runtimes)
+    # would most likely do so again, holding a slot for minutes each time: it is compensated at once.
+    retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+    assert not retried & {
+        "Lambda.Unknown",
+        "Sandbox.Timedout",
+        "States.ALL",
+        "States.TaskFailed",
+        "States.Timeout",
+    }
     (catch,) = state["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.failure"
     failed = STATES[catch["Next"]]
@@ -147,7 +194,8 @@ def test_compensations_run_in_reverse_order_down_to_delete_script_then_fail() ->
 @pytest.mark.parametrize("compensation", list(topology.COMPENSATIONS.values()))
 def test_compensations_retry_with_backoff_and_a_final_failure_is_loud(compensation: str) -> None:
     state = STATES[compensation]
-    (retry,) = state["Retry"]
+    wait_out, retry = state["Retry"]
+    assert wait_out["ErrorEquals"] == LAMBDA_SERVICE_ERRORS
     assert retry["ErrorEquals"] == ["States.ALL"]
     assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
     (catch,) = state["Catch"]
@@ -213,3 +261,53 @@ def test_handlers_raise_only_the_errors_the_state_machine_reads() -> None:
 
     raised = {error.__name__ for error in handlers.CLIENT_SAFE_ERRORS} | {handlers.StepFailed.__name__}
     assert raised == set(topology.HANDLER_ERRORS)
+
+
+ANNOUNCEMENTS = {
+    "AnnouncePlayCreated": "PlayCreated",
+    "AnnouncePlayRolledBack": "RolledBack",
+    "AnnounceCompensationFailed": "CompensationFailed",
+}
+
+
+def test_every_event_the_saga_publishes_is_an_announcement_of_its_end() -> None:
+    publishing = {n for n, s in STATES.items() if s.get("Resource") == "arn:aws:states:::events:putEvents"}
+    assert publishing == set(ANNOUNCEMENTS)
+
+
+@pytest.mark.parametrize(("announce", "end"), ANNOUNCEMENTS.items())
+def test_an_announcement_that_keeps_failing_is_owed_on_the_ledger_and_the_saga_ends_as_it_did(
+    announce: str, end: str
+) -> None:
+    """The ledger already holds the saga's outcome: a bus that refuses its event must not turn a
+    finished saga into a failed execution."""
+    from fountain_saga.saga.ledger import OWES_ANNOUNCEMENT
+
+    state = STATES[announce]
+    assert state["Next"] == end
+    (retry,) = state["Retry"]
+    assert retry["ErrorEquals"] == ["States.TaskFailed"] and retry["MaxAttempts"] >= 3
+    assert retry["BackoffRate"] > 1 and retry["JitterStrategy"] == "FULL"
+    (catch,) = state["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.announcementError"
+    owe = STATES[catch["Next"]]
+    # The ledger keeps exactly the entry the state would have sent: the sweeper publishes it as is.
+    (entry,) = state["Parameters"]["Entries"]
+    assert owe["Type"] == "Pass" and owe["Parameters"] == entry
+    assert owe["ResultPath"] == "$.announcement"
+    record = STATES[owe["Next"]]
+    parameters = record["Parameters"]
+    assert record["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+    assert parameters["UpdateExpression"] == "SET announcement = :announcement, owes = :owes"
+    assert parameters["ExpressionAttributeValues"][":owes"] == {"S": OWES_ANNOUNCEMENT}
+    mark = parameters["ExpressionAttributeValues"][":announcement"]["M"]
+    assert mark["detail"] == {"S.$": "States.JsonToString($.announcement.Detail)"}
+    assert mark["error"] == {"S.$": "$.announcementError.Error"}
+    # Then the execution ends where the announcement would have led it.
+    choice = STATES[record["Next"]]
+    (route,) = [c for c in choice["Choices"] if c["StringEquals"] == entry["DetailType"]]
+    assert route == {
+        "Variable": "$.announcement.DetailType",
+        "StringEquals": entry["DetailType"],
+        "Next": end,
+    }

@@ -14,18 +14,19 @@ from typing import Any
 import pytest
 
 from fountain_local import lambda_runtime
-from fountain_local.lambda_runtime import LocalLambdaContext, resolve_handler
+from fountain_local.lambda_runtime import resolve_handler
 from fountain_local.runtime import ACCOUNT, REGION, LocalAws
 from fountain_local.saga_run import run_saga
 from fountain_saga import topology
 from fountain_saga.entities.models import ScriptRow
 from fountain_saga.entities.reader import COUNTED_KINDS, count_rows, load_play
 from fountain_saga.play.fountain_import import parse_play
-from fountain_saga.saga import handlers, intake, ledger
+from fountain_saga.saga import intake, ledger
 from fountain_saga.saga.faults import CompensationFault, FaultPlan
 from fountain_saga.saga.intake import PlayRequest, execution_name, start_play
 from fountain_saga.saga.recovery import recover, recover_after_restart, resume
 from tests.conftest import example_text
+from tests.saga.conftest import Sweeper
 
 NO_ROWS = dict.fromkeys(("script", "acts", "scenes", "characters", "dialogue", "transitions"), 0)
 EXPECTED = {"script": 1, **parse_play(example_text()).counts()}
@@ -144,35 +145,6 @@ def _entry(play_id: str) -> ledger.LedgerRow:
 
 def _events(aws: LocalAws, play_id: str, detail_type: str) -> list[dict[str, Any]]:
     return [e for e in aws.published_events(play_id) if e["detail-type"] == detail_type]
-
-
-class Sweeper:
-    """The deployed sweeper's handler, called as its schedule calls it, and the metrics of its last run."""
-
-    def __init__(self) -> None:
-        self.metrics: dict[str, float] = {}
-
-    def __call__(self) -> dict[str, Any]:
-        self.metrics.clear()
-        spec = topology.SWEEPER_FUNCTION
-        context = LocalLambdaContext(
-            spec.name, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.name}", spec.memory_mb, 60
-        )
-        result: dict[str, Any] = resolve_handler(spec.handler)({}, context)
-        return result
-
-    def record(self, *, name: str, unit: Any, value: float) -> None:
-        assert name not in self.metrics, f"{name} reported twice in one run"
-        self.metrics[name] = value
-
-
-@pytest.fixture
-def sweeper(monkeypatch: pytest.MonkeyPatch, local_aws: LocalAws) -> Iterator[Sweeper]:
-    swept = Sweeper()
-    monkeypatch.setattr(handlers.metrics, "add_metric", swept.record)
-    yield swept
-    # What it started for sagas of other tests ends here, not in the next test.
-    local_aws.wait_for_executions()
 
 
 def _mine(result: dict[str, Any], kind: str, play_id: str) -> list[dict[str, Any]]:
@@ -428,3 +400,29 @@ def test_a_resume_puts_the_lock_back_before_the_rows_of_a_published_play_go(loca
     assert (unpublish.status, unpublish.rows) == ("COMPENSATED", 1)
     assert entry.status == "ROLLED_BACK" and entry.execution_arn == arn
     assert count_rows(play_id) == NO_ROWS
+
+
+def test_the_local_server_runs_the_sweeper_on_its_schedule(
+    local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fountain-saga serve` runs the deployed sweeper through the local Lambda, as EventBridge's
+    schedule does on AWS (here every few milliseconds instead of five minutes)."""
+    from fountain_local.server import Sweeper as Schedule
+
+    abandoned = _never_started(local_aws, monkeypatch)
+    _age(abandoned, 10)
+    lines: list[str] = []
+    schedule = Schedule(local_aws, lines.append, interval=0.05)
+    schedule.start()
+    try:
+        deadline = time.monotonic() + 30
+        while _entry(abandoned).status != "ROLLED_BACK" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        schedule.stop()
+        # It may have recovered other tests' sagas too (the local AWS is the session's): their
+        # executions must end before later tests read the ledger.
+        local_aws.wait_for_executions()
+    assert _entry(abandoned).status == "ROLLED_BACK"
+    assert count_rows(abandoned) == NO_ROWS
+    assert "sweeper: recovered 1" in lines

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from fountain_saga.saga.announcements import publish_owed
 from fountain_saga.saga.recovery import sweep
 from fountain_saga.topology import (
     MAX_RECOVERY_ATTEMPTS,
@@ -27,7 +28,7 @@ metrics = Metrics()
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def sweep_stuck_sagas(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Recover interrupted sagas; count those stuck and those beyond recovery for their alarms."""
+    """Recover interrupted sagas and publish the events sagas owe; count what is left for the alarms."""
     result = sweep(
         os.environ[STATE_MACHINE_ARN_ENV],
         stuck_after=timedelta(minutes=int(os.environ.get(STUCK_AFTER_ENV, "15"))),
@@ -44,4 +45,16 @@ def sweep_stuck_sagas(event: dict[str, Any], context: LambdaContext) -> dict[str
         )
     for saga in result.stuck:
         logger.warning("stuck saga", extra=saga.to_json())
-    return result.to_json()
+    announcements = publish_owed()
+    metrics.add_metric(name="AnnouncementsOwed", unit=MetricUnit.Count, value=announcements.owed)
+    metrics.add_metric(
+        name="AnnouncementsRepublished", unit=MetricUnit.Count, value=len(announcements.published)
+    )
+    metrics.add_metric(
+        name="AnnouncementsStillOwed", unit=MetricUnit.Count, value=len(announcements.still_owed)
+    )
+    for announcement in announcements.published:
+        logger.warning("published an event a saga owed", extra=announcement.to_json())
+    for announcement in announcements.still_owed:
+        logger.error("an event a saga owes could not be published", extra=announcement.to_json())
+    return {**result.to_json(), "announcements": announcements.to_json()}

@@ -61,6 +61,19 @@ class ByStatus(GlobalSecondaryIndex["LedgerRow"]):
     created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
+class ByOwed(GlobalSecondaryIndex["LedgerRow"]):
+    class Meta:
+        index_name = "byOwed"
+        projection = _projection("byOwed")
+
+    owes = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
+# The value of "owes" (the byOwed index's key) on a saga whose outcome's event is still to be published.
+OWES_ANNOUNCEMENT = "announcement"
+
+
 class LedgerRow(Model):
     class Meta:
         table_name = os.environ.get(LEDGER_TABLE.env_var, LEDGER_TABLE.local_name)
@@ -89,9 +102,14 @@ class LedgerRow(Model):
     recovered_at = UnicodeAttribute(null=True, attr_name="recoveredAt")  # the last attempt's
     completed_at = UnicodeAttribute(null=True, attr_name="completedAt")
     ended_at = UnicodeAttribute(null=True, attr_name="endedAt")
+    # The event the state machine could not publish when the saga ended (the PutEvents entry, the
+    # error, owedAt); the sweeper publishes it and removes both.
+    announcement = MapAttribute[str, Any](null=True)
+    owes = UnicodeAttribute(null=True)
 
     by_created_at = ByCreatedAt()
     by_status = ByStatus()
+    by_owed = ByOwed()
 
 
 class LedgerConflict(Exception):
@@ -242,3 +260,8 @@ def failure_of(row: LedgerRow) -> dict[str, Any] | None:
 
 def compensation_failure_of(row: LedgerRow) -> dict[str, Any] | None:
     return plain(row.compensation_failure) or None
+
+
+def announcement_of(row: LedgerRow) -> dict[str, Any] | None:
+    """The event this saga owes, if any: what the state machine would have published."""
+    return plain(row.announcement) or None
