@@ -680,7 +680,12 @@ class _WaitressServer(TcpWSGIServer):
 
     def close_all(self) -> None:
         self.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
-        self.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        try:
+            self.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        except OSError:
+            # The loop already ended and closed its trigger (every socket it watched had closed):
+            # nothing is left to wake, and what remains in the map is closed from here.
+            wasyncore.close_all(self._map)
 
 
 class ApiServer:
