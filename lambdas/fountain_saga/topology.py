@@ -272,19 +272,22 @@ def aws_region() -> str:
     AWS_REGION (what Lambda sets), AWS_DEFAULT_REGION, then the `region` of the profile in use
     (~/.aws/config): a user whose region is only in their profile must not be sent to us-east-1.
     """
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or configured_region()
+    from botocore.exceptions import ProfileNotFound
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        try:
+            region = configured_region()
+        except ProfileNotFound:
+            region = None  # left for the first AWS client to report, as it would without this
     return region or LOCAL_REGION
 
 
 def configured_region() -> str | None:
-    """The region of the AWS profile in use, if it names one (and the profile exists)."""
+    """The region of the AWS profile in use, if it names one; ProfileNotFound if there is no such profile."""
     import botocore.session
-    from botocore.exceptions import ProfileNotFound
 
-    try:
-        region = botocore.session.get_session().get_config_variable("region")
-    except ProfileNotFound:
-        return None
+    region = botocore.session.get_session().get_config_variable("region")
     return str(region) if region else None
 
 
@@ -298,8 +301,13 @@ def compensation_timeout_seconds() -> int:
     return step_timeout_seconds()
 
 
+def saga_function_timeout_seconds() -> int:
+    """The longest timeout of a saga function: when Lambda ends a step at the latest."""
+    return max(f.timeout_seconds for f in SAGA_FUNCTIONS)
+
+
 def step_timeout_seconds() -> int:
-    return max(f.timeout_seconds for f in SAGA_FUNCTIONS) + STEP_TIMEOUT_MARGIN_SECONDS
+    return saga_function_timeout_seconds() + STEP_TIMEOUT_MARGIN_SECONDS
 
 
 def function(name: str) -> FunctionSpec:

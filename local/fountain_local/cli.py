@@ -445,14 +445,14 @@ def _use_endpoint(args: argparse.Namespace) -> str:
 
 
 def _profile_region() -> str | None:
-    import botocore.session
     from botocore.exceptions import ProfileNotFound
 
+    from fountain_saga.topology import configured_region
+
     try:
-        region = botocore.session.get_session().get_config_variable("region")
+        return configured_region()
     except ProfileNotFound as error:
         raise CliError(f"{error}: check AWS_PROFILE and ~/.aws/config", EXIT_CONFIG) from None
-    return str(region) if region else None
 
 
 def _use_retries() -> None:

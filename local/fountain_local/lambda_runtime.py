@@ -261,7 +261,7 @@ def context_timeout_seconds(function_timeout: float, event: Any) -> float:
 def deployed_share() -> float:
     from fountain_saga import topology
 
-    return max(f.timeout_seconds for f in topology.SAGA_FUNCTIONS) / topology.step_timeout_seconds()
+    return topology.saga_function_timeout_seconds() / topology.step_timeout_seconds()
 
 
 def discard_metrics() -> None:

@@ -162,8 +162,7 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
         "play": ref.to_event(),
         "counts": counts,
         "fault": request.fault.to_event() if request.fault else None,
-        "stepTimeoutSeconds": step_timeout(),
-        "compensationTimeoutSeconds": compensation_timeout_seconds(),
+        **step_timeouts(),
     }
     _start_execution(state_machine_arn, name, arn, json.dumps(saga_input))
     entry.update(actions=[ledger.LedgerRow.play_prefix.set(ref.prefix)])
@@ -173,6 +172,14 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
 def step_timeout() -> int:
     """Seconds the state machine gives one step (the deployment sets it; see topology)."""
     return int(os.environ.get(STEP_TIMEOUT_ENV) or step_timeout_seconds())
+
+
+def step_timeouts() -> dict[str, int]:
+    """The timeouts every execution carries in its input: its forward steps' and its compensations'."""
+    return {
+        "stepTimeoutSeconds": step_timeout(),
+        "compensationTimeoutSeconds": compensation_timeout_seconds(),
+    }
 
 
 def _start_execution(state_machine_arn: str, name: str, arn: str, saga_input: str) -> None:

@@ -31,9 +31,9 @@ from typing import Any, Literal
 from fountain_saga.entities.models import ScriptRow
 from fountain_saga.entities.service import SCRIPT_SEQ
 from fountain_saga.saga import ledger
-from fountain_saga.saga.intake import execution_arn, sfn_client, step_timeout
+from fountain_saga.saga.intake import execution_arn, sfn_client, step_timeouts
 from fountain_saga.saga.ledger import LedgerRow
-from fountain_saga.topology import FORWARD_STEPS, MAX_RECOVERY_ATTEMPTS, compensation_timeout_seconds
+from fountain_saga.topology import FORWARD_STEPS, MAX_RECOVERY_ATTEMPTS
 
 STUCK_STATUSES = ledger.UNFINISHED_STATUSES
 DEFAULT_STUCK_AFTER = timedelta(minutes=15)
@@ -172,8 +172,7 @@ def _resume_input(
         "sagaId": row.saga_id,
         "counts": {k: int(v) for k, v in ledger.plain(row.counts).items()},
         "fault": None,
-        "stepTimeoutSeconds": step_timeout(),
-        "compensationTimeoutSeconds": compensation_timeout_seconds(),
+        **step_timeouts(),
         "resume": resume_field,
     }
     if failure is not None:
