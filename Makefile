@@ -57,8 +57,11 @@ demo: $(LOCAL_STAMP)
 e2e: setup
 	$(PY) -m pytest tests/e2e
 
+# On two pytest-xdist workers, each test file's tests on one, so a module's fixtures (a local
+# server, a measured bench run) are built once; TEST_WORKERS=0 runs them all in this process.
+TEST_WORKERS ?= 2
 test: setup lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # What a play costs to store and read back, 100 to 5,000 speeches, and the intake on hostile
 # texts (ten minutes or so): writes docs/bench/ and README's block.
@@ -85,15 +88,20 @@ clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache
 
 # --- Deploying (README, "Deploy to AWS") ----------------------------------------------------------
-.PHONY: synth diagram openapi localstack-deploy
+.PHONY: synth asl diagram openapi localstack-deploy
 
 # The CDK app synthesized into cdk.out/, offline: no AWS call, no Docker. The dependencies layer is
 # pip-installed on first use and reused until its requirements change. CDK_ARGS="-c stage=prod".
 synth: setup
 	./node_modules/.bin/cdk synth --quiet $(CDK_ARGS)
 
-# README's saga diagram, regenerated from statemachine/create_play.asl.json.
-diagram: setup
+# statemachine/{create,revise,delete}_play.asl.json, generated from the one description of the sagas
+# in infra/fountain_infra/saga_definitions.py (a test fails when they are stale).
+asl: setup
+	PYTHONPATH=infra $(PY) -m fountain_infra.saga_definitions
+
+# README's saga diagrams, regenerated from the ASL files (themselves regenerated first).
+diagram: asl
 	PYTHONPATH=infra $(PY) -m fountain_infra.asl_diagram README.md
 
 # docs/openapi.json, regenerated from the API's routes (a test fails when it is stale).

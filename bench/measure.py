@@ -16,8 +16,9 @@ import statistics
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, Self
 
 from bench.playgen import PlayShape, generate_play
 from bench.probes import Batch, ClientProbe, ExecutionFigures, WriteTally, execution_figures, item_size
@@ -30,6 +31,7 @@ from fountain_saga.saga import ledger
 from fountain_saga.saga.claim_check import s3_client
 from fountain_saga.saga.faults import FaultPlan
 from fountain_saga.saga.intake import PlayRequest, start_play
+from fountain_saga.saga.play_changes import start_deletion, start_revision
 from fountain_saga.topology import function
 
 SagaPath = Literal["success", "rollback"]
@@ -40,16 +42,29 @@ EXPECTED_STATUS = {"success": "COMPLETED", "rollback": "ROLLED_BACK"}
 # 3% and adds 10 ms on average to a measured time.
 WAIT_POLL_SECONDS = 0.02
 WARM_UP_SPEECHES = 20
+KEY = "playVersion"  # every entity table's partition key: "<playId>.<version>"
 
 
 class BenchFailure(Exception):
     """A measured saga did not end as it must; the benchmark's figures would mean nothing."""
 
 
+class Started(Protocol):
+    """What the intake and the play changes answer with, as far as timing a saga needs."""
+
+    @property
+    def play_id(self) -> str: ...
+
+    @property
+    def execution_arn(self) -> str: ...
+
+
 @dataclass
 class SagaRun:
     play_id: str
-    status: str
+    status: str  # the saga's
+    play_status: str
+    version: int  # the play's current version once the saga ended (a deletion's: the one deleted)
     elapsed_seconds: float
     intake_seconds: float
     counts: dict[str, int]
@@ -87,28 +102,43 @@ class Bench:
 
     # -- one saga --------------------------------------------------------------------------------
     def run_saga(self, text: str, path: SagaPath) -> SagaRun:
+        arn = self.aws.resources.state_machine_arn
+        return self._timed(
+            lambda: start_play(PlayRequest(text=text, fault=fault_of(path)), state_machine_arn=arn)
+        )
+
+    def run_revision(self, play_id: str, text: str) -> SagaRun:
+        arn = self.aws.resources.state_machine_arn
+        return self._timed(lambda: start_revision(play_id, PlayRequest(text=text), state_machine_arn=arn))
+
+    def run_deletion(self, play_id: str) -> SagaRun:
+        arn = self.aws.resources.state_machine_arn
+        return self._timed(lambda: start_deletion(play_id, state_machine_arn=arn))
+
+    def _timed(self, start: Callable[[], Started]) -> SagaRun:
+        """From the request's intake until the execution is seen to have ended."""
         self.writes.settle()
         self.s3.settle()
         invocations = INVOCATIONS.total()
         seconds = dict(INVOCATIONS.seconds)
         gc.collect()
         started = time.monotonic()
-        play = start_play(
-            PlayRequest(text=text, fault=fault_of(path)),
-            state_machine_arn=self.aws.resources.state_machine_arn,
-        )
+        play = start()
         intake = time.monotonic() - started
         self.wait(play.execution_arn)
         elapsed = time.monotonic() - started
         writes = self.writes.settle()
         s3_calls = self.s3.settle().calls
         entry = ledger.get_entry(play.play_id)
+        version = int(entry.version) if entry else 1
         return SagaRun(
             play_id=play.play_id,
             status=entry.status if entry else "UNKNOWN",
+            play_status=str(entry.play_status) if entry else "UNKNOWN",
+            version=version,
             elapsed_seconds=elapsed,
             intake_seconds=intake,
-            counts=count_rows(play.play_id),
+            counts=count_rows(play.play_id, version=version),
             figures=execution_figures(history(self.sfn, play.execution_arn)),
             lambda_invocations=INVOCATIONS.total() - invocations,
             lambda_seconds={
@@ -137,16 +167,23 @@ class Bench:
         return item_size(item.get("Item", {}))
 
     # -- the floor -------------------------------------------------------------------------------
-    def floor_seconds(self, batches: list[Batch]) -> float:
-        """Replay the handlers' batch writes under a fresh play id; time only the writes."""
+    def floor_seconds(self, batches: list[Batch], existing: list[Batch] | None = None) -> float:
+        """Replay the handlers' batch writes under a fresh play id; time only the writes.
+
+        The rows ``existing`` puts are there first (untimed): a saga that deletes a version
+        deletes rows that exist, and deleting absent keys would make its floor too cheap.
+        """
         play_id = uuid.uuid4().hex
-        replay = [Batch(b.table, [_rekeyed(r, play_id) for r in b.requests]) for b in batches]
+        before = _rekeyed_batches(_puts(existing or []), play_id)
+        for batch in before:
+            batch_write(batch.table, batch.requests, client=self.ddb)
+        replay = _rekeyed_batches(batches, play_id)
         gc.collect()
         started = time.monotonic()
         for batch in replay:
             batch_write(batch.table, batch.requests, client=self.ddb)
         seconds = time.monotonic() - started
-        self.clear(replay)
+        self.clear(before + replay)
         return seconds
 
     def clear(self, batches: list[Batch]) -> None:
@@ -156,22 +193,63 @@ class Bench:
             for request in batch.requests:
                 if "PutRequest" in request:
                     item = request["PutRequest"]["Item"]
-                    keys.setdefault(batch.table, []).append({"playId": item["playId"], "seq": item["seq"]})
+                    keys.setdefault(batch.table, []).append({KEY: item[KEY], "seq": item["seq"]})
         for table, table_keys in keys.items():
             batch_write(table, delete_requests(table_keys), client=self.ddb)
 
 
+def _puts(batches: list[Batch]) -> list[Batch]:
+    puts = [Batch(b.table, [r for r in b.requests if "PutRequest" in r]) for b in batches]
+    return [b for b in puts if b.requests]
+
+
+def _rekeyed_batches(batches: list[Batch], play_id: str) -> list[Batch]:
+    return [Batch(b.table, [_rekeyed(r, play_id) for r in b.requests]) for b in batches]
+
+
 def _rekeyed(request: dict[str, Any], play_id: str) -> dict[str, Any]:
+    """The same row of the same version, of another play."""
     if "PutRequest" in request:
         item = request["PutRequest"]["Item"]
-        return {"PutRequest": {"Item": {**item, "playId": {"S": play_id}}}}
+        return {"PutRequest": {"Item": {**item, KEY: _moved(item[KEY], play_id)}}}
     key = request["DeleteRequest"]["Key"]
-    return {"DeleteRequest": {"Key": {**key, "playId": {"S": play_id}}}}
+    return {"DeleteRequest": {"Key": {**key, KEY: _moved(key[KEY], play_id)}}}
+
+
+def _moved(partition: dict[str, str], play_id: str) -> dict[str, str]:
+    _, dot, version = partition["S"].partition(".")
+    return {"S": f"{play_id}{dot}{version}"}
 
 
 # -- one size, one path ---------------------------------------------------------------------------
+class AgainstFloor:
+    """A saga's timings against its floor's, run by run, kept in results.json as they are."""
+
+    elapsed_seconds: list[float]
+    floor_seconds: list[float]
+
+    @property
+    def elapsed_median(self) -> float:
+        return statistics.median(self.elapsed_seconds)
+
+    @property
+    def floor_median(self) -> float:
+        return statistics.median(self.floor_seconds)
+
+    @property
+    def ratio(self) -> float:
+        return self.elapsed_median / self.floor_median
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Self:
+        return cls(**raw)
+
+
 @dataclass
-class SizeResult:
+class SizeResult(AgainstFloor):
     speeches: int
     path: SagaPath
     runs: int
@@ -193,25 +271,6 @@ class SizeResult:
     lambda_gb_seconds: float
     intake_seconds: float
     peak_rss_mb: float = 0.0
-
-    @property
-    def elapsed_median(self) -> float:
-        return statistics.median(self.elapsed_seconds)
-
-    @property
-    def floor_median(self) -> float:
-        return statistics.median(self.floor_seconds)
-
-    @property
-    def ratio(self) -> float:
-        return self.elapsed_median / self.floor_median
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items()}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> SizeResult:
-        return cls(**raw)
 
 
 def warm_up(bench: Bench) -> None:

@@ -102,7 +102,7 @@ def _bill(tally: WriteTally, units_of: dict[tuple[str, str, str], int], table: s
 
 
 def _key_id(table: str, item: dict[str, Any]) -> tuple[str, str, str]:
-    return (table, str(item.get("playId")), str(item.get("seq")))
+    return (table, str(item.get("playVersion")), str(item.get("seq")))
 
 
 def item_size(item: dict[str, Any]) -> int:

@@ -5,7 +5,8 @@ Plays are stored the way the API stores them, by a saga on the local runtime. Th
 - ``GET /plays/{id}/fountain``'s work: ``load_play`` and ``render_fountain``, whose text must be
   the play's normalised text exactly;
 - its floor: the same rows fetched with nothing done to them, through the same client: a GetItem
-  of the script row and a paginated, consistent Query per entity table;
+  of the script row and a paginated, consistent Query per entity table (not the play's head,
+  which ``load_play`` reads before and after them so it never mixes two versions);
 - ``GET /plays/{id}``'s work: the ledger entry read and turned into the view, which must not grow
   with the play (its counts come from the ledger, not the tables), so it is also measured on a
   play of one speech, the baseline it is compared with.
@@ -28,6 +29,8 @@ from fountain_saga.api.views import play_view
 from fountain_saga.entities.batch_store import dynamodb_client
 from fountain_saga.entities.models import ENTITY_MODELS
 from fountain_saga.entities.reader import load_play
+from fountain_saga.entities.records import key_of, partition_of
+from fountain_saga.entities.service import SCRIPT_SEQ
 from fountain_saga.play.fountain_export import render_fountain
 from fountain_saga.play.fountain_syntax import normalise
 from fountain_saga.saga import ledger
@@ -114,19 +117,20 @@ def time_load_and_render(play: StoredPlay) -> float:
 def time_floor(play: StoredPlay, client: Any = None) -> float:
     """The rows ``load_play`` reads, fetched as plainly as DynamoDB allows; the items are dropped."""
     client = client or dynamodb_client()
+    partition = partition_of(play.play_id, 1)
     gc.collect()
     started = time.perf_counter()
     script = client.get_item(
         TableName=ENTITY_MODELS["script"].Meta.table_name,
-        Key={"playId": {"S": play.play_id}, "seq": {"N": "0"}},
+        Key=key_of(partition, SCRIPT_SEQ),
         ConsistentRead=True,
     )
     rows = 1 if "Item" in script else 0
     for kind in QUERIED_KINDS:
         request: dict[str, Any] = {
             "TableName": ENTITY_MODELS[kind].Meta.table_name,
-            "KeyConditionExpression": "playId = :p",
-            "ExpressionAttributeValues": {":p": {"S": play.play_id}},
+            "KeyConditionExpression": "playVersion = :p",
+            "ExpressionAttributeValues": {":p": {"S": partition}},
             "ConsistentRead": True,
         }
         while True:

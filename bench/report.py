@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bench.changes import ChangeResult
 from bench.costs import ASSUMPTIONS, PRICES_CHECKED, PRICES_USD, REGION, cost_per_play
 from bench.measure import FAIL_AT, ConcurrentResult, SizeResult
 from bench.parse_shapes import PREFIX, ParseResult
@@ -34,6 +35,12 @@ METHOD = {
     "the success path, a write of every row; for the rollback path, the rows written before the "
     f"failure at {FAIL_AT} plus every delete the compensations sent; median of the runs",
     "ratio": "median elapsed / median floor",
+    "changes": "each run creates a play (untimed), revises it to another generated play of the same "
+    "size, then deletes it; each saga is timed as above, from its request's intake until the "
+    "execution ended; its floor is its handlers' BatchWriteItem requests replayed as above, under a "
+    "fresh play id holding the rows they delete (put there untimed first): for a revision, the new "
+    "version's rows written and the old version's deleted; for a deletion, every row deleted; "
+    "median of the runs",
     "rows": "rows written (put requests); the rollback path also deletes the rows it wrote",
     "writeRequests": "BatchWriteItem, UpdateItem and PutItem calls made by the handlers (the state "
     "machine's own ledger updates are counted apart, in costPerPlayUsd)",
@@ -155,17 +162,37 @@ def engine_entry(result: Any) -> dict[str, Any]:
     }
 
 
+def change_entry(result: ChangeResult) -> dict[str, Any]:
+    return {
+        "speeches": result.speeches,
+        "operation": result.operation,
+        "rowsWritten": result.rows_written,
+        "rowsDeleted": result.rows_deleted,
+        "elapsedSeconds": round(result.elapsed_median, 3),
+        "floorSeconds": round(result.floor_median, 3),
+        "ratio": round(result.ratio, 2),
+        "stateTransitions": result.state_transitions,
+        "lambdaInvocations": result.lambda_invocations,
+        "writeRequests": result.write_requests,
+        "maxStatePayloadBytes": result.max_payload_bytes,
+        "peakRssMb": round(result.peak_rss_mb, 1),
+    }
+
+
 def results_document(
     sizes: list[SizeResult],
     concurrent: ConcurrentResult | None,
     parse: list[ParseResult] | None = None,
     read: ReadPathResult | None = None,
     engines: Sequence[Any] = (),
+    *,
+    changes: Sequence[ChangeResult] = (),
 ) -> dict[str, Any]:
     return {
         "machine": machine(),
         "engines": [engine_entry(e) for e in engines],
         "sizes": [size_entry(r) for r in sizes],
+        "changes": [change_entry(r) for r in changes],
         "concurrent": concurrent_entry(concurrent) if concurrent else {},
         "parseShapes": [parse_entry(r) for r in parse or []],
         "readPath": read_path_entry(read) if read else {},
@@ -202,6 +229,7 @@ def markdown(document: dict[str, Any], targets: list[Target], plot: str | None =
             f"| {cost['usd']['total']:.5f} |"
         )
     out = ["\n".join(lines), ""]
+    out += _change_table(document.get("changes", []), runs)
     concurrent = document["concurrent"]
     if concurrent:
         verdict = (
@@ -230,6 +258,7 @@ def markdown(document: dict[str, Any], targets: list[Target], plot: str | None =
         "",
         f"- *Elapsed*: {method['elapsed']}.",
         f"- *Floor*: {method['floor']}.",
+        f"- *Revise and delete*: {method['changes']}.",
         f"- *Write requests*: {method['writeRequests']}.",
         f"- *Parse worst cases*: {method['parseShapes']}.",
         f"- *Read path*: {method['readPath']}.",
@@ -238,6 +267,29 @@ def markdown(document: dict[str, Any], targets: list[Target], plot: str | None =
         f"measured {document['machine']['date']}.",
     ]
     return "\n".join(out) + "\n"
+
+
+def _change_table(changes: list[dict[str, Any]], runs: Any) -> list[str]:
+    if not changes:
+        return []
+    lines = [
+        "**Revise and delete:** a play created, revised to another play of the same size, then "
+        "deleted; each saga against its floor, its own rows written and deleted directly:",
+        "",
+        "| Speeches | Saga | Rows written | Rows deleted "
+        f"| Elapsed s{f' (median of {runs})' if runs else ''} | Floor s | Elapsed / floor "
+        "| States entered | Lambda invocations | Write requests | Max state payload | Peak RSS |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for entry in changes:
+        lines.append(
+            f"| {entry['speeches']:,} | {entry['operation']} | {entry['rowsWritten']:,} "
+            f"| {entry['rowsDeleted']:,} | {entry['elapsedSeconds']:.2f} | {entry['floorSeconds']:.2f} "
+            f"| {entry['ratio']:.2f} | {entry['stateTransitions']} | {entry['lambdaInvocations']} "
+            f"| {entry['writeRequests']} | {entry['maxStatePayloadBytes']:,} B "
+            f"| {entry['peakRssMb']:.0f} MB |"
+        )
+    return [*lines, ""]
 
 
 def _parse_table(shapes: list[dict[str, Any]]) -> list[str]:
@@ -364,23 +416,30 @@ def plot(document: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for run_path, colour in (("success", "tab:blue"), ("rollback", "tab:red")):
-        entries = sorted((e for e in document["sizes"] if e["path"] == run_path), key=lambda e: e["speeches"])
+    series = [
+        (f"create, {run_path}", colour, [e for e in document["sizes"] if e["path"] == run_path])
+        for run_path, colour in (("success", "tab:blue"), ("rollback", "tab:red"))
+    ] + [
+        (operation, colour, [e for e in document.get("changes", []) if e["operation"] == operation])
+        for operation, colour in (("revise", "tab:green"), ("delete", "tab:purple"))
+    ]
+    for label, colour, unsorted in series:
+        entries = sorted(unsorted, key=lambda e: e["speeches"])
         if not entries:
             continue
         speeches = [e["speeches"] for e in entries]
         axes.plot(
-            speeches, [e["elapsedSeconds"] for e in entries], "o-", color=colour, label=f"saga, {run_path}"
+            speeches, [e["elapsedSeconds"] for e in entries], "o-", color=colour, label=f"saga, {label}"
         )
         axes.plot(speeches, [e["floorSeconds"] for e in entries], "s--", color=colour, alpha=0.6,
-                  label=f"floor, {run_path}")  # fmt: skip
+                  label=f"floor, {label}")  # fmt: skip
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("speeches in the play")
     axes.set_ylabel("seconds (median)")
-    axes.set_title("Create-play saga against direct BatchWriteItem (local, moto)")
+    axes.set_title("Sagas against direct BatchWriteItem (local, moto)")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize="small", loc="upper left", ncols=2)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

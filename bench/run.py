@@ -1,9 +1,10 @@
 """`make bench`: measure the saga at each size, compare it with the floor, and write the results.
 
-Then the intake on hostile texts (bench.parse_shapes) and the read path (bench.read_path). Each
-size and path runs in a process of its own (so its peak memory is its own and nothing it leaves
-behind slows the next), as do the parse shapes and the read path, one after another (two at once
-would share the 2 cores they are timed on). ``run_bench(config, aws)`` runs everything in one
+Then revising and deleting a play at each size (bench.changes), the intake on hostile texts
+(bench.parse_shapes) and the read path (bench.read_path). Each size and path runs in a process of
+its own (so its peak memory is its own and nothing it leaves behind slows the next), as do each
+size's revisions and deletions, the parse shapes and the read path, one after another (two at
+once would share the 2 cores they are timed on). ``run_bench(config, aws)`` runs everything in one
 given local AWS instead: the smoke test does that.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import deadline_race, report, targets
+from bench.changes import ChangeResult, measure_changes, warm_up_changes
 from bench.measure import (
     PATHS,
     Bench,
@@ -59,6 +61,8 @@ class BenchConfig:
     engine_runs: int = 3
     # A play too big for a 2 s step timeout, run after run: none may leave a row (0: not run).
     race_runs: int = 20
+    # A play created, revised to another of its size, then deleted, `runs` times: (): none.
+    change_sizes: tuple[int, ...] = DEFAULT_SIZES
 
 
 @dataclass
@@ -70,6 +74,7 @@ class BenchOutcome:
     parse: list[ParseResult]
     read: ReadPathResult | None
     engines: list[EngineResult]
+    changes: list[ChangeResult]
 
     @property
     def all_met(self) -> bool:
@@ -125,6 +130,7 @@ def run_bench(config: BenchConfig, aws: LocalAws | None = None, progress: Progre
                 f"ratio {result.ratio:.2f}, {result.state_transitions} transitions, "
                 f"{result.write_requests} write requests"
             )
+    changes = _changes(config, aws, progress)
     concurrent = None
     if config.concurrent_sagas:
         progress(f"{config.concurrent_sagas} concurrent sagas of {config.concurrent_speeches:,} speeches ...")
@@ -148,13 +154,37 @@ def run_bench(config: BenchConfig, aws: LocalAws | None = None, progress: Progre
     read = _read_path(config, aws, progress)
     engines = [] if aws is not None else _engines(config, progress)
     race = None if aws is not None or not config.race_runs else _race(config, progress)
-    document = report.results_document(sizes, concurrent, parse, read, engines)
+    document = report.results_document(sizes, concurrent, parse, read, engines, changes=changes)
     document["machine"]["runs"] = config.runs
-    met = targets.check(sizes, concurrent, parse, read)
+    met = targets.check(sizes, concurrent, parse, read, changes)
     if race is not None:
         document["deadlineRace"] = race
         met.append(targets.deadline_race(race))
-    return BenchOutcome(sizes, concurrent, document, met, parse, read, engines)
+    return BenchOutcome(sizes, concurrent, document, met, parse, read, engines, changes)
+
+
+def _changes(config: BenchConfig, aws: LocalAws | None, progress: Progress) -> list[ChangeResult]:
+    results: list[ChangeResult] = []
+    for speeches in config.change_sizes:
+        progress(f"{speeches:,} speeches: create, revise and delete, {config.runs} run(s), and floors ...")
+        if aws is None:
+            raw = _in_subprocess(["change", "--speeches", str(speeches), "--runs", str(config.runs)])
+            measured = [ChangeResult.from_json(entry) for entry in raw["changes"]]
+        else:
+            with Bench(aws) as bench:
+                measured = measure_changes(bench, speeches, config.runs)
+            for result in measured:
+                result.peak_rss_mb = peak_rss_mb()
+        for result in measured:
+            progress(
+                f"  {result.operation}: elapsed {_seconds(result.elapsed_seconds)}, "
+                f"floor {_seconds(result.floor_seconds)}\n"
+                f"  {result.operation}: median elapsed {result.elapsed_median:.2f} s, floor "
+                f"{result.floor_median:.2f} s, ratio {result.ratio:.2f}, "
+                f"{result.state_transitions} transitions, {result.write_requests} write requests"
+            )
+        results += measured
+    return results
 
 
 def _race(config: BenchConfig, progress: Progress) -> dict[str, Any]:
@@ -272,6 +302,13 @@ def _worker(args: argparse.Namespace) -> None:
             read = measure_read_path(bench, args.read_sizes, args.runs)
             Path(args.result).write_text(json.dumps(read.to_json()))
             return
+        if args.worker == "change":
+            warm_up_changes(bench)
+            changes = measure_changes(bench, args.speeches, args.runs)
+            for change in changes:
+                change.peak_rss_mb = peak_rss_mb()
+            Path(args.result).write_text(json.dumps({"changes": [c.to_json() for c in changes]}))
+            return
         result: SizeResult | ConcurrentResult
         if args.worker == "size":
             result = measure_size(bench, args.speeches, args.path, args.runs)
@@ -304,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
     # A worker measures one thing in a fresh process and writes it to --result.
     parser.add_argument(
-        "--worker", choices=("size", "concurrent", "parse", "read", "race"), help=argparse.SUPPRESS
+        "--worker", choices=("size", "concurrent", "parse", "read", "race", "change"), help=argparse.SUPPRESS
     )
     parser.add_argument("--bytes", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--speeches", type=int, help=argparse.SUPPRESS)
@@ -322,6 +359,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine-runs", type=int, default=BenchConfig.engine_runs)
     parser.add_argument(
         "--race-runs", type=int, default=BenchConfig.race_runs, help="runs of the deadline race (0: none)"
+    )
+    parser.add_argument(
+        "--change-sizes",
+        type=int,
+        nargs="*",
+        default=list(DEFAULT_SIZES),
+        help="speeches per play created, revised and deleted (none: no revise or delete)",
     )
     args = parser.parse_args(argv)
     if args.worker:
@@ -341,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tuple(args.engine_sizes),
         args.engine_runs,
         args.race_runs,
+        tuple(args.change_sizes),
     )
     outcome = run_bench(config)
     paths = report.write_outputs(outcome.document, outcome.targets, args.out_dir)

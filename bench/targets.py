@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from bench.changes import OPERATIONS, ChangeResult
 from bench.measure import PATHS, ConcurrentResult, SizeResult
 from bench.parse_shapes import ParseResult
 from bench.read_path import ReadPathResult
@@ -46,6 +47,7 @@ def check(
     concurrent: ConcurrentResult | None,
     parse: list[ParseResult] | None = None,
     read: ReadPathResult | None = None,
+    changes: list[ChangeResult] | None = None,
 ) -> list[Target]:
     largest = max(r.speeches for r in sizes)
     at_largest = [r for r in sizes if r.speeches == largest]
@@ -78,7 +80,42 @@ def check(
         targets.append(_parse_time(parse))
     if read is not None and read.sizes:
         targets += [_read_ratio(read), _view_growth(read)]
+    if changes:
+        targets += [_change_ratio(changes), _flat_changes(changes)]
     return targets
+
+
+def _change_ratio(changes: list[ChangeResult]) -> Target:
+    # The create's bound: a revision's or a deletion's rows are written and deleted by the same
+    # batch writer as a create's, so the orchestration around them may cost no more.
+    largest = max(r.speeches for r in changes)
+    at_largest = [r for r in changes if r.speeches == largest]
+    return Target(
+        f"Revise and delete: elapsed / floor <= {MAX_RATIO} at {largest:,} speeches",
+        all(r.ratio <= MAX_RATIO for r in at_largest)
+        and {r.operation for r in at_largest} == set(OPERATIONS),
+        ", ".join(f"{r.operation} {r.ratio:.2f}" for r in at_largest),
+    )
+
+
+def _flat_changes(changes: list[ChangeResult]) -> Target:
+    details = []
+    flat = True
+    for operation in OPERATIONS:
+        results = [r for r in changes if r.operation == operation]
+        transitions = sorted({r.state_transitions for r in results})
+        invocations = sorted({r.lambda_invocations for r in results})
+        flat = flat and len(transitions) == 1 and len(invocations) == 1
+        details.append(
+            f"{operation}: {'/'.join(map(str, transitions))} transitions, "
+            f"{'/'.join(map(str, invocations))} invocations"
+        )
+    sizes = ", ".join(f"{n:,}" for n in sorted({r.speeches for r in changes}))
+    return Target(
+        f"Revise and delete: state transitions and Lambda invocations per saga the same at {sizes} speeches",
+        flat,
+        "; ".join(details),
+    )
 
 
 def _parse_time(parse: list[ParseResult]) -> Target:

@@ -20,10 +20,12 @@ CORS_HEADERS = [
     "X-Amz-Security-Token",
     "X-Amz-Content-Sha256",
     "Idempotency-Key",
+    "If-Match",
     "X-Fountain-Fail-At",
     "X-Fountain-Fail-Mode",
+    "X-Fountain-Fail-Attempts",
 ]
-# What POST /plays accepts (the function answers 415 for anything else).
+# What POST /plays and PUT /plays/{playId} accept (the function answers 415 for anything else).
 BODY_MEDIA_TYPES = ("application/json", "text/plain")
 # Errors API Gateway answers itself take the API's own error shape, compact like every body the
 # function writes, so a client parses one format whoever answered. The code is a stable one of the
@@ -66,9 +68,10 @@ class Api(Construct):
         cors = (
             apigw.CorsOptions(
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                 allow_headers=CORS_HEADERS,
-                expose_headers=["Location"],
+                # Where a started saga is followed, and the version If-Match sends back.
+                expose_headers=["Location", "ETag"],
             )
             if settings.cors_origins
             else None
@@ -77,7 +80,7 @@ class Api(Construct):
             self,
             "RestApi",
             rest_api_name=f"fountain-{settings.stage}",
-            description="Fountain: start a create-play saga and follow it",
+            description="Fountain: start the sagas that create, revise and delete plays, and follow them",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # The accepted bodies reach the function as the client's bytes (base64), so the
             # function, not API Gateway, judges their encoding: invalid UTF-8 is a 400 there, as
@@ -147,20 +150,27 @@ class Api(Construct):
 
         plays = self.rest_api.root.add_resource("plays")
         play = plays.add_resource("{playId}")
+        play_id = {"method.request.path.playId": True}
         route(plays, "POST", {"method.request.header.Idempotency-Key": False})
         route(
             plays,
             "GET",
             {f"method.request.querystring.{name}": False for name in ("status", "limit", "nextToken")},
         )
-        route(play, "GET", {"method.request.path.playId": True})
+        route(play, "GET", play_id)
+        changes = {f"method.request.header.{name}": False for name in ("If-Match", "Idempotency-Key")}
+        route(play, "PUT", {**play_id, **changes})
+        route(play, "DELETE", {**play_id, **changes})
         fountain = play.add_resource("fountain")
-        route(fountain, "GET", {"method.request.path.playId": True})
+        route(fountain, "GET", play_id)
+        sagas = play.add_resource("sagas")
+        route(sagas, "GET", play_id)
         # Any other method on a route's path reaches the function too, which answers 405 with Allow
         # (and HEAD as GET); without it API Gateway would answer 403 "Missing Authentication Token".
         route(plays, "ANY", {})
-        route(play, "ANY", {"method.request.path.playId": True})
-        route(fountain, "ANY", {"method.request.path.playId": True})
+        route(play, "ANY", play_id)
+        route(fountain, "ANY", play_id)
+        route(sagas, "ANY", play_id)
         # Any other path reaches the function too, which answers the API's JSON 404; without it
         # API Gateway would answer 403 "Missing Authentication Token" for an unknown path.
         route(self.rest_api.root.add_resource("{proxy+}"), "ANY", {"method.request.path.proxy": True})

@@ -1,11 +1,13 @@
-"""The saga as a Mermaid flowchart, generated from the ASL file, and kept in README.md.
+"""The sagas as Mermaid flowcharts, generated from their ASL files, and kept in README.md.
 
-Every state is a node and every transition an edge: ``Next`` and ``Default`` as plain arrows,
-each Choice rule labelled with the value it matches, each Catch as a dotted arrow. Node shapes
-follow what a state does (Lambda step, ledger write, event, choice, end), so the chart stays
-readable without hand-drawn simplifications that could drift from the file.
+One chart per state machine (create, revise, delete), under a heading naming it. Every state is
+a node and every transition an edge: ``Next`` and ``Default`` as plain arrows, each Choice rule
+labelled with the value it matches, each Catch as a dotted arrow. Node shapes follow what a
+state does (Lambda step, ledger write, event, choice, end), and a Lambda step's colour what its
+failure does (compensated, compensating, or retried until done), so the charts stay readable
+without hand-drawn simplifications that could drift from the files.
 
-    make diagram                                                  # rewrite README's block
+    make diagram                                                  # make asl, then rewrite README's block
     PYTHONPATH=infra python -m fountain_infra.asl_diagram --check README.md   # exit 1 if stale
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,16 @@ BEGIN = "<!-- saga-diagram:start -->"
 END = "<!-- saga-diagram:end -->"
 _LAMBDA = "arn:aws:states:::lambda:invoke"
 _COMPARISONS = ("StringEquals", "NumericEquals", "BooleanEquals", "StringMatches", "IsPresent", "IsNull")
+# What a Lambda step's Catch keeps its error in says which kind of step it is.
+_STEP_CLASSES = {
+    "$.failure": "forward",
+    "$.compensationFailure": "compensation",
+    "$.cleanupFailure": "retriable",
+}
+_LEGEND = (
+    "Green steps are compensated when they fail, red ones are the compensations, amber ones come "
+    "after a pivot and are retried until done; cylinders are ledger writes, flags published events."
+)
 
 
 def flowchart(definition: dict[str, Any]) -> str:
@@ -37,6 +50,7 @@ def flowchart(definition: dict[str, Any]) -> str:
         [
             "    classDef forward fill:#e3f2e1,stroke:#2e7d32",
             "    classDef compensation fill:#fdecea,stroke:#c62828",
+            "    classDef retriable fill:#fff3e0,stroke:#ef6c00",
             "    classDef ledger fill:#eceff1,stroke:#607d8b",
             "    classDef event fill:#e8eaf6,stroke:#3949ab",
             "    classDef succeeded fill:#2e7d32,color:#fff,stroke:#1b5e20",
@@ -80,17 +94,24 @@ def _edges(name: str, state: dict[str, Any]) -> list[str]:
 
 
 def _describe(rule: dict[str, Any]) -> str:
+    if "IsPresent" in rule:
+        field = str(rule["Variable"]).removeprefix("$.")
+        return f"{field} given" if rule["IsPresent"] else f"no {field}"
     for comparison in _COMPARISONS:
         if comparison in rule:
             return str(rule[comparison]).replace('"', "#quot;")
+    # A field's presence guarding a test of its value says nothing the value does not.
+    tested = [r for r in rule.get("And", []) if "IsPresent" not in r]
+    if len(tested) == 1:
+        return _describe(tested[0])
     return "rule"
 
 
 def _classes(states: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    compensations = set(topology.COMPENSATIONS.values())
     classes: dict[str, list[str]] = {
         "forward": [],
         "compensation": [],
+        "retriable": [],
         "ledger": [],
         "event": [],
         "succeeded": [],
@@ -103,7 +124,8 @@ def _classes(states: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
         elif state["Type"] == "Fail":
             classes["failed"].append(name)
         elif resource == _LAMBDA:
-            classes["compensation" if name in compensations else "forward"].append(name)
+            (catch,) = state["Catch"]
+            classes[_STEP_CLASSES[catch["ResultPath"]]].append(name)
         elif resource.startswith("arn:aws:states:::dynamodb:"):
             classes["ledger"].append(name)
         elif resource.startswith("arn:aws:states:::events:"):
@@ -111,13 +133,20 @@ def _classes(states: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return classes
 
 
-def readme_block(asl_file: Path = topology.STATE_MACHINE_FILE) -> str:
+def section(machine: topology.MachineSpec) -> str:
+    """One machine's heading and chart."""
+    source = machine.file.relative_to(machine.file.parents[1]).as_posix()
+    chart = flowchart(json.loads(machine.file.read_text()))
+    title = f"{machine.operation.capitalize()} a play"
+    return f"#### {title}: `{machine.name}` ({source})\n\n```mermaid\n{chart}```\n"
+
+
+def readme_block(machines: Iterable[topology.MachineSpec] = topology.MACHINES.values()) -> str:
     """The README block, markers included."""
-    chart = flowchart(json.loads(asl_file.read_text()))
-    source = asl_file.relative_to(asl_file.parents[1]).as_posix()
+    sections = "\n".join(section(machine) for machine in machines)
     return (
-        f"{BEGIN}\n<!-- generated from {source} by `make diagram`; do not edit by hand -->\n"
-        f"```mermaid\n{chart}```\n{END}"
+        f"{BEGIN}\n<!-- generated from statemachine/*.asl.json by `make diagram`; do not edit by hand -->\n"
+        f"{_LEGEND}\n\n{sections}{END}"
     )
 
 

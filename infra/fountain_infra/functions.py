@@ -3,6 +3,8 @@ the grants its description (``topology.FunctionSpec``) asks for."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,7 +25,7 @@ DEPLOYED_ONLY_ENV = ("POWERTOOLS_LOG_LEVEL",)
 
 
 class Functions(Construct):
-    """The saga's functions; ``add`` builds the API's once the state machine (its input) exists."""
+    """The saga's functions; ``add`` builds those that start sagas once the state machines exist."""
 
     def __init__(self, scope: Construct, construct_id: str, *, data: Data, settings: Settings) -> None:
         super().__init__(scope, construct_id)
@@ -66,10 +68,14 @@ class Functions(Construct):
         return {spec.name: self.by_name[spec.name] for spec in topology.SAGA_FUNCTIONS}
 
     def add(
-        self, spec: topology.FunctionSpec, *, state_machine: sfn.StateMachine | None = None
+        self,
+        spec: topology.FunctionSpec,
+        *,
+        state_machines: Mapping[topology.Operation, sfn.StateMachine] | None = None,
     ) -> lambda_.Function:
-        if spec.starts_saga and state_machine is None:
-            raise ValueError(f"{spec.name} starts sagas: pass the state machine")
+        machines = dict(state_machines or {})
+        if spec.starts_saga and set(machines) != set(topology.OPERATIONS):
+            raise ValueError(f"{spec.name} starts sagas: pass the state machine of every operation")
         role = iam.Role(
             self,
             f"{spec.name}Role",
@@ -97,10 +103,10 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             timeout=cdk.Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
-            environment=self.environment(spec, state_machine),
+            environment=self.environment(spec, machines.get("create")),
             description=f"Fountain {spec.service} service: {spec.name}",
         )
-        self._grant(spec, function, state_machine)
+        self._grant(spec, function, machines)
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -125,13 +131,17 @@ class Functions(Construct):
             self._data.table_names,
             self._data.staging_bucket.bucket_name,
             fault_injection=self._settings.fault_injection,
+            # The create machine's only: the code derives the others' with topology.machine_arn.
             state_machine_arn=state_machine.state_machine_arn if state_machine else "",
             page_token_secret_arn=self.page_token_key.secret_arn,
         )
         return {**env, "POWERTOOLS_LOG_LEVEL": self._settings.log_level}
 
     def _grant(
-        self, spec: topology.FunctionSpec, function: lambda_.Function, state_machine: sfn.StateMachine | None
+        self,
+        spec: topology.FunctionSpec,
+        function: lambda_.Function,
+        state_machines: Mapping[topology.Operation, sfn.StateMachine],
     ) -> None:
         role = function.role
         assert role is not None  # built above
@@ -186,24 +196,32 @@ class Functions(Construct):
             )
         if spec.publishes_events:
             self._data.event_bus.grant_put_events_to(function)
-        if spec.starts_saga and state_machine is not None:
-            state_machine.grant_start_execution(function)
+        if spec.starts_saga:
+            for state_machine in state_machines.values():
+                state_machine.grant_start_execution(function)
         if spec.starts_saga or spec.describes_executions:
             # A retried request reads back the input of the execution it may already have started;
-            # the sweeper reads whether anything still carries a stuck saga on.
-            executions = cdk.Stack.of(self).format_arn(
-                service="states",
-                resource="execution",
-                resource_name=f"{self._settings.state_machine_name}:*",
-                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            )
+            # the sweeper reads whether anything still carries a stuck saga on; revisions and
+            # deletions are retried and recovered as creations are.
+            names = [self._settings.machine_name(operation) for operation in topology.OPERATIONS]
+            executions = [
+                cdk.Stack.of(self).format_arn(
+                    service="states",
+                    resource="execution",
+                    resource_name=f"{name}:*",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+                for name in names
+            ]
             function.add_to_role_policy(
-                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=executions)
             )
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
-                f"execution:{self._settings.state_machine_name}:*]",
-                "Execution names are chosen per request (create-<playId>); the wildcard covers only "
-                "the executions of this stack's own state machine, for DescribeExecution.",
-            )
+            for name in names:
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                    f"execution:{name}:*]",
+                    "Execution names are chosen per request (create-<playId>, revise-<playId>-<n>, ...); "
+                    f"the wildcard covers only the executions of this stack's own {name} machine, for "
+                    "DescribeExecution.",
+                )

@@ -1,14 +1,17 @@
 """Alarms to one SNS topic, and a dashboard of the sagas.
 
-Alarms: failed executions, any COMPENSATION_FAILED (the one outcome that leaves a partial
-play), stuck sagas, sagas the sweeper gave up recovering, each function's errors and throttles,
-and API 5XX. A PlayCompensationFailed event also goes to the topic straight from the bus, with
-the play id and failure in the message.
+Alarms: failed executions of each saga (create, revise, delete; a revision or deletion whose
+cleanup is pending ends as a failed execution too), any COMPENSATION_FAILED (the one outcome that
+leaves a partial play or draft), stuck sagas, sagas the sweeper gave up recovering, each
+function's errors and throttles, and API 5XX. A PlayCompensationFailed event also goes to the
+topic straight from the bus, with the play id and failure in the message, and so does a
+PlayCleanupPending (a revision or deletion whose clean-up waits for the runbook's resume).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -25,6 +28,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from fountain_infra.orchestration import machine_construct_id
 from fountain_infra.settings import Settings
 from fountain_saga import topology
 
@@ -33,7 +37,11 @@ PERIOD = cdk.Duration.minutes(5)
 SUCCEEDED_STATE = "PlayCreated"
 ROLLED_BACK_STATE = "RolledBack"
 COMPENSATION_FAILED_STATE = "CompensationFailed"
+CLEANUP_PENDING_STATE = "CleanupPending"
 COMPENSATION_FAILED_EVENT = "PlayCompensationFailed"
+CLEANUP_PENDING_EVENT = "PlayCleanupPending"
+SUCCEED = "SucceedStateEntered"
+FAIL = "FailStateEntered"
 # What the sweeper reports each run (saga/handlers.py).
 STUCK_METRIC = "StuckSagas"
 RECOVERED_METRIC = "SagasRecovered"
@@ -42,6 +50,53 @@ UNRECOVERABLE_METRIC = "UnrecoverableSagas"
 ANNOUNCEMENTS_OWED_METRIC = "AnnouncementsOwed"
 ANNOUNCEMENTS_REPUBLISHED_METRIC = "AnnouncementsRepublished"
 ANNOUNCEMENTS_STILL_OWED_METRIC = "AnnouncementsStillOwed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A terminal state of a saga's ASL, counted from its execution log."""
+
+    state: str
+    entered: str  # the execution log's event type when the state is entered
+    label: str  # the dashboard's
+
+
+_ROLLED_BACK = Outcome(ROLLED_BACK_STATE, FAIL, "rolled back")
+_COMPENSATION_FAILED = Outcome(COMPENSATION_FAILED_STATE, FAIL, "compensation failed")
+_CLEANUP_PENDING = Outcome(CLEANUP_PENDING_STATE, FAIL, "cleanup pending")
+OUTCOMES: dict[topology.Operation, tuple[Outcome, ...]] = {
+    "create": (Outcome(SUCCEEDED_STATE, SUCCEED, "completed"), _ROLLED_BACK, _COMPENSATION_FAILED),
+    "revise": (
+        Outcome("PlayRevised", SUCCEED, "revised"),
+        _ROLLED_BACK,
+        _COMPENSATION_FAILED,
+        _CLEANUP_PENDING,
+    ),
+    "delete": (Outcome("PlayDeleted", SUCCEED, "deleted"), _CLEANUP_PENDING),
+}
+EXECUTIONS_FAILED: dict[topology.Operation, str] = {
+    "create": "A create-play saga failed: rolled back after a step's error, or a compensation failed.",
+    "revise": "A revise-play saga failed: rolled back after a step's error (the previous version "
+    "stands), a compensation failed, or CLEANUP_PENDING: the revision stands but the previous "
+    "version's rows could not all be deleted; the ledger's cleanupFailure names the step.",
+    "delete": "A delete-play saga failed: CLEANUP_PENDING, some of the play's rows could not be "
+    "deleted (readers already get 410); the ledger's cleanupFailure names the step that kept failing.",
+}
+
+
+def outcome_metric_name(operation: topology.Operation, state: str) -> str:
+    # The create saga's metrics kept the names they had before there were other sagas.
+    return f"Sagas{state}" if operation == "create" else f"{operation.capitalize()}Sagas{state}"
+
+
+def _alarm_id(operation: topology.Operation, what: str) -> str:
+    # The create saga's alarms keep their construct ids, so an update does not replace them.
+    return f"Saga{what}" if operation == "create" else f"{machine_construct_id(operation)}{what}"
+
+
+def _filter_id(operation: topology.Operation, state: str) -> str:
+    # Likewise for the create saga's metric filters.
+    return f"{state}Filter" if operation == "create" else f"{operation.capitalize()}{state}Filter"
 
 
 def sweeper_metric(name: str, *, label: str | None = None) -> cw.Metric:
@@ -64,8 +119,8 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         functions: Mapping[str, lambda_.IFunction],
-        state_machine: sfn.StateMachine,
-        execution_logs: logs.ILogGroup,
+        state_machines: Mapping[topology.Operation, sfn.StateMachine],
+        execution_logs: Mapping[topology.Operation, logs.ILogGroup],
         event_bus: events.IEventBus,
         rest_api: apigw.RestApi,
         settings: Settings,
@@ -89,38 +144,38 @@ class Monitoring(Construct):
             created.add_alarm_action(action)
             self.alarms.append(created)
 
-        # Terminal states counted from the execution log: ExecutionsFailed alone cannot tell a
-        # clean rollback from a compensation that failed.
-        outcomes = {
-            name: logs.MetricFilter(
+        # Terminal states counted from each machine's execution log: ExecutionsFailed alone cannot
+        # tell a clean rollback from a compensation that failed or a cleanup left pending.
+        outcomes: dict[tuple[topology.Operation, str], logs.MetricFilter] = {
+            (operation, outcome.state): logs.MetricFilter(
                 self,
-                f"{name}Filter",
-                log_group=execution_logs,
+                _filter_id(operation, outcome.state),
+                log_group=execution_logs[operation],
                 metric_namespace=topology.METRICS_NAMESPACE,
-                metric_name=f"Sagas{name}",
+                metric_name=outcome_metric_name(operation, outcome.state),
                 filter_pattern=logs.FilterPattern.all(
-                    logs.FilterPattern.string_value("$.type", "=", state_type),
-                    logs.FilterPattern.string_value("$.details.name", "=", name),
+                    logs.FilterPattern.string_value("$.type", "=", outcome.entered),
+                    logs.FilterPattern.string_value("$.details.name", "=", outcome.state),
                 ),
                 metric_value="1",
             )
-            for name, state_type in (
-                (SUCCEEDED_STATE, "SucceedStateEntered"),
-                (ROLLED_BACK_STATE, "FailStateEntered"),
-                (COMPENSATION_FAILED_STATE, "FailStateEntered"),
-            )
+            for operation, machine_outcomes in OUTCOMES.items()
+            for outcome in machine_outcomes
         }
-        alarm(
-            "SagaExecutionsFailed",
-            state_machine.metric_failed(statistic="Sum", period=PERIOD),
-            "A create-play saga failed: rolled back after a step's error, or a compensation failed.",
-        )
-        alarm(
-            "SagaCompensationFailed",
-            outcomes[COMPENSATION_FAILED_STATE].metric(statistic="Sum", period=PERIOD),
-            "COMPENSATION_FAILED: a compensation kept failing, so a partial play may remain. "
-            "The ledger names the play and the compensation; clean up before retrying.",
-        )
+        for operation, state_machine in state_machines.items():
+            alarm(
+                _alarm_id(operation, "ExecutionsFailed"),
+                state_machine.metric_failed(statistic="Sum", period=PERIOD),
+                EXECUTIONS_FAILED[operation],
+            )
+            if _COMPENSATION_FAILED in OUTCOMES[operation]:
+                alarm(
+                    _alarm_id(operation, "CompensationFailed"),
+                    outcomes[operation, COMPENSATION_FAILED_STATE].metric(statistic="Sum", period=PERIOD),
+                    f"COMPENSATION_FAILED: a compensation of a {operation}-play saga kept failing, so a "
+                    "partial play (or draft) may remain. The ledger names the play and the "
+                    "compensation; clean up before retrying.",
+                )
         events.Rule(
             self,
             "CompensationFailedRule",
@@ -128,6 +183,18 @@ class Monitoring(Construct):
             description="Forwards every PlayCompensationFailed event to the alarm topic",
             event_pattern=events.EventPattern(
                 source=[topology.EVENT_SOURCE], detail_type=[COMPENSATION_FAILED_EVENT]
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        # A revision or deletion past its pivot whose clean-up keeps failing: the play is as the
+        # saga made it, but rows remain and the play is held until the runbook's resume.
+        events.Rule(
+            self,
+            "CleanupPendingRule",
+            event_bus=event_bus,
+            description="Forwards every PlayCleanupPending event to the alarm topic",
+            event_pattern=events.EventPattern(
+                source=[topology.EVENT_SOURCE], detail_type=[CLEANUP_PENDING_EVENT]
             ),
             targets=[targets.SnsTopic(self.topic)],
         )
@@ -169,10 +236,11 @@ class Monitoring(Construct):
             alarm(
                 "AnnouncementsStillOwed",
                 sweeper_metric(ANNOUNCEMENTS_STILL_OWED_METRIC),
-                "A saga's outcome event (PlayCreated, PlayRolledBack, PlayCompensationFailed) could not be "
-                "put on the bus, by its state machine nor by the sweeper, which tries again every run. The "
-                "saga itself ended and its ledger entry says how; its `announcement` holds the event and "
-                "the error. Subscribers have not had it yet: the sweeper's logs say why PutEvents fails.",
+                "A saga's outcome event (PlayCreated, PlayRevised, PlayDeleted, PlayRolledBack, "
+                "PlayCompensationFailed, PlayCleanupPending) could not be put on the bus, by its state "
+                "machine nor by the sweeper, which tries again every run. The saga itself ended and its "
+                "ledger entry says how; its `announcement` holds the event and the error. Subscribers "
+                "have not had it yet: the sweeper's logs say why PutEvents fails.",
             )
         alarm(
             "ApiServerErrors",
@@ -184,31 +252,30 @@ class Monitoring(Construct):
         self.dashboard = cw.Dashboard(
             self, "Dashboard", dashboard_name=f"fountain-{settings.stage}-{cdk.Aws.REGION}"
         )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Sagas",
-                width=12,
-                left=[
-                    state_machine.metric_started(statistic="Sum", period=PERIOD, label="started"),
-                    *(
-                        outcomes[name].metric(statistic="Sum", period=PERIOD, label=label)
-                        for name, label in (
-                            (SUCCEEDED_STATE, "completed"),
-                            (ROLLED_BACK_STATE, "rolled back"),
-                            (COMPENSATION_FAILED_STATE, "compensation failed"),
-                        )
-                    ),
-                ],
-            ),
-            cw.GraphWidget(
-                title="Saga duration (ms)",
-                width=12,
-                left=[
-                    state_machine.metric_time(statistic="Average", period=PERIOD, label="average"),
-                    state_machine.metric_time(statistic="p99", period=PERIOD, label="p99"),
-                ],
-            ),
-        )
+        for operation, state_machine in state_machines.items():
+            self.dashboard.add_widgets(
+                cw.GraphWidget(
+                    title=f"{operation.capitalize()}-play sagas",
+                    width=12,
+                    left=[
+                        state_machine.metric_started(statistic="Sum", period=PERIOD, label="started"),
+                        *(
+                            outcomes[operation, outcome.state].metric(
+                                statistic="Sum", period=PERIOD, label=outcome.label
+                            )
+                            for outcome in OUTCOMES[operation]
+                        ),
+                    ],
+                ),
+                cw.GraphWidget(
+                    title=f"{operation.capitalize()}-play saga duration (ms)",
+                    width=12,
+                    left=[
+                        state_machine.metric_time(statistic="Average", period=PERIOD, label="average"),
+                        state_machine.metric_time(statistic="p99", period=PERIOD, label="p99"),
+                    ],
+                ),
+            )
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Function errors",

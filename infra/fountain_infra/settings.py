@@ -58,8 +58,13 @@ class Settings:
 
     @property
     def state_machine_name(self) -> str:
-        """Named, so the execution ARNs the API may describe are known at synth time."""
-        return f"{topology.STATE_MACHINE_NAME}-{self.stage}"
+        """The create-play machine's name: the one ARN the functions are given."""
+        return self.machine_name("create")
+
+    def machine_name(self, operation: topology.Operation) -> str:
+        """Named, so the execution ARNs the API may describe are known at synth time, and alike for
+        every operation, so ``topology.machine_arn`` finds the others from the create machine's ARN."""
+        return f"{topology.MACHINES[operation].name}-{self.stage}"
 
     @property
     def removal_policy(self) -> cdk.RemovalPolicy:

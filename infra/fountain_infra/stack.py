@@ -37,20 +37,20 @@ class FountainStack(cdk.Stack):
         self.orchestration = Orchestration(
             self, "Orchestration", functions=self.functions.saga, data=self.data, settings=settings
         )
-        # Built after the state machine: it needs the machine's ARN, the machine needs only the
-        # saga functions' ARNs, so there is no cycle.
+        # Built after the state machines: it needs their ARNs, the machines need only the saga
+        # functions' ARNs, so there is no cycle.
         api_function = self.functions.add(
-            topology.API_FUNCTION, state_machine=self.orchestration.state_machine
+            topology.API_FUNCTION, state_machines=self.orchestration.state_machines
         )
         self.api = Api(self, "Api", handler=api_function, settings=settings)
         # It starts the executions that finish interrupted sagas.
-        self.functions.add(topology.SWEEPER_FUNCTION, state_machine=self.orchestration.state_machine)
+        self.functions.add(topology.SWEEPER_FUNCTION, state_machines=self.orchestration.state_machines)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             functions=self.functions.by_name,
-            state_machine=self.orchestration.state_machine,
-            execution_logs=self.orchestration.execution_logs,
+            state_machines=self.orchestration.state_machines,
+            execution_logs=self.orchestration.execution_log_groups,
             event_bus=self.data.event_bus,
             rest_api=self.api.rest_api,
             settings=settings,
@@ -94,8 +94,19 @@ class FountainStack(cdk.Stack):
                 "Stage URL of the API (SigV4-signed requests, service execute-api)",
             ),
             "StateMachineArn": (self.orchestration.state_machine.state_machine_arn, "The create-play saga"),
+            "RevisePlayStateMachineArn": (
+                self.orchestration.state_machines["revise"].state_machine_arn,
+                "The revise-play saga",
+            ),
+            "DeletePlayStateMachineArn": (
+                self.orchestration.state_machines["delete"].state_machine_arn,
+                "The delete-play saga",
+            ),
             "StagingBucketName": (self.data.staging_bucket.bucket_name, "Claim checks: staged plays"),
-            "EventBusName": (self.data.event_bus.event_bus_name, "PlayCreated, PlayRolledBack, ..."),
+            "EventBusName": (
+                self.data.event_bus.event_bus_name,
+                "PlayCreated, PlayRevised, PlayDeleted, ...",
+            ),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe to receive the alarms"),
             # The e2e suite's FOUNTAIN_TABLE_NAMES, as is.
             "TableNames": (self.to_json_string(self.data.table_names), "Table of each entity and the ledger"),

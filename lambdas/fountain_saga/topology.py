@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-STATE_MACHINE_FILE = Path(__file__).resolve().parents[2] / "statemachine" / "create_play.asl.json"
+STATE_MACHINE_DIR = Path(__file__).resolve().parents[2] / "statemachine"
+STATE_MACHINE_FILE = STATE_MACHINE_DIR / "create_play.asl.json"
 STATE_MACHINE_NAME = "fountain-create-play"
 # The local stack's region (moto's resources are made there).
 LOCAL_REGION = "us-east-1"
@@ -61,7 +62,38 @@ HANDLER_ERRORS = (
     "InvalidStepRequest",
     "ScriptMissing",
     "StepOutOfTime",
+    "VersionConflict",
     "StepFailed",
+)
+# What a revision adds after its draft is written: the pivot, which makes the draft the play's
+# current version (conditional on the version the revision was based on), then the retriable
+# steps that delete the previous version's rows, in the compensation order; each runs the
+# Delete<Kind> function of its service on the previous version. They are retried until done and
+# never compensated: once the pivot has happened, the saga can only go forward.
+REVISE_PIVOT = "SwitchVersion"
+# The pivot's compensation, should the pivot itself fail: it puts the previous version back if (and
+# only if) this saga had switched it, so an uncertain pivot (a lost response) is undone safely.
+REVISE_PIVOT_COMPENSATION = "RestoreVersion"
+CLEANUP_STEPS = {
+    "CleanUpTransitions": "DeleteTransitions",
+    "CleanUpDialogue": "DeleteDialogue",
+    "CleanUpCharacters": "DeleteCharacters",
+    "CleanUpScenes": "DeleteScenes",
+    "CleanUpActs": "DeleteActs",
+    "CleanUpScript": "DeleteScript",
+}
+REVISE_STEPS = (*FORWARD_STEPS[:-1], REVISE_PIVOT, *CLEANUP_STEPS)
+# A deletion: the pivot comes first (readers get 410 from then on), then every step is retriable.
+DELETE_PIVOT = "MarkDeleting"
+DELETE_STEPS = (
+    DELETE_PIVOT,
+    "DeleteTransitions",
+    "DeleteDialogue",
+    "DeleteCharacters",
+    "DeleteScenes",
+    "DeleteActs",
+    "DeleteScript",
+    "ForgetPlay",
 )
 # Each forward step's compensation; the chain runs them in reverse order.
 COMPENSATIONS = {
@@ -73,6 +105,39 @@ COMPENSATIONS = {
     "CreateTransitions": "DeleteTransitions",
     "PublishPlay": "UnpublishPlay",
 }
+
+
+Operation = Literal["create", "revise", "delete"]
+OPERATIONS: tuple[Operation, ...] = ("create", "revise", "delete")
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    """One saga's state machine: its name (a deployment adds its stage), its ASL file, its steps."""
+
+    operation: Operation
+    name: str
+    steps: tuple[str, ...]  # the Lambda states a saga of this kind runs forward, in order
+
+    @property
+    def file(self) -> Path:
+        return STATE_MACHINE_DIR / f"{self.operation}_play.asl.json"
+
+
+MACHINES: dict[Operation, MachineSpec] = {
+    "create": MachineSpec("create", STATE_MACHINE_NAME, FORWARD_STEPS),
+    "revise": MachineSpec("revise", "fountain-revise-play", REVISE_STEPS),
+    "delete": MachineSpec("delete", "fountain-delete-play", DELETE_STEPS),
+}
+
+
+def machine_arn(create_arn: str, operation: Operation) -> str:
+    """The ARN of an operation's state machine, from the create machine's (one deployment names all
+    three alike: ``fountain-<operation>-play`` and the same suffix), so one setting finds them all."""
+    head, _, name = create_arn.rpartition(":")
+    if not name.startswith(STATE_MACHINE_NAME):
+        raise ValueError(f"{create_arn} is not a create-play state machine's ARN")
+    return f"{head}:{MACHINES[operation].name}{name[len(STATE_MACHINE_NAME) :]}"
 
 
 @dataclass(frozen=True)
@@ -112,9 +177,13 @@ class TableSpec:
 
 _PLAY_ID = KeySpec("playId", "S")
 _SEQ = KeySpec("seq", "N")
+# An entity row's partition: "<playId>.<version>", so a play's versions live side by side and a
+# revision writes its draft without touching the rows readers see. The script table also holds
+# each play's head at "<playId>" alone: the current version and whether the play is being deleted.
+_PLAY_VERSION = KeySpec("playVersion", "S")
 
 ENTITY_TABLES: dict[str, TableSpec] = {
-    kind: TableSpec(kind, _PLAY_ID, _SEQ)
+    kind: TableSpec(kind, _PLAY_VERSION, _SEQ)
     for kind in ("script", "acts", "scenes", "characters", "dialogue", "transitions")
 }
 LEDGER_TABLE = TableSpec(
@@ -125,7 +194,7 @@ LEDGER_TABLE = TableSpec(
             "byCreatedAt",
             KeySpec("listKey", "S"),
             KeySpec("createdAt", "S"),
-            ("title", "status", "updatedAt"),
+            ("title", "playStatus", "version", "updatedAt"),
         ),
         IndexSpec(
             "byStatus",
@@ -135,6 +204,14 @@ LEDGER_TABLE = TableSpec(
         ),
         # Sparse: only a saga that owes its outcome's event has "owes", until the sweeper publishes it.
         IndexSpec("byOwed", KeySpec("owes", "S"), KeySpec("createdAt", "S"), ("status",)),
+        # The play's state (COMPLETED, DELETING, ...), which a revision or deletion running on it
+        # does not share with its saga's status: GET /plays?status= lists by it.
+        IndexSpec(
+            "byPlayStatus",
+            KeySpec("playStatus", "S"),
+            KeySpec("createdAt", "S"),
+            ("title", "updatedAt", "version"),
+        ),
     ),
 )
 # Each caller's Idempotency-Key, hashed with the caller, and the play it was first used for; kept
@@ -221,6 +298,14 @@ def _entity_functions() -> tuple[FunctionSpec, ...]:
     functions.append(
         FunctionSpec("UnpublishPlay", f"{_ENTITY_HANDLERS}.unpublish_play", "script", ("script",))
     )
+    # The script service keeps each play's head: these move it for revisions and deletions.
+    for name, handler in (
+        (REVISE_PIVOT, "switch_version"),
+        (REVISE_PIVOT_COMPENSATION, "restore_version"),
+        (DELETE_PIVOT, "mark_deleting"),
+        ("ForgetPlay", "forget_play"),
+    ):
+        functions.append(FunctionSpec(name, f"{_ENTITY_HANDLERS}.{handler}", "script", ("script",)))
     return tuple(functions)
 
 

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS
+from fountain_saga.saga.faults import COMPENSATION_STEPS
+from fountain_saga.topology import MACHINES
 
-SAGA_STEPS = frozenset(FORWARD_STEPS) | frozenset(COMPENSATIONS.values())
+# Every Lambda state of every saga: forward steps, pivots, clean-ups, deletions, compensations.
+SAGA_STEPS = frozenset(step for m in MACHINES.values() for step in m.steps) | frozenset(COMPENSATION_STEPS)
 POLL_SECONDS = 0.02
 # moto serializes a whole history per call (~25 ms for one saga's 60 events), and the engine runs
 # in this process: polling it every POLL_SECONDS took half the GIL from the saga it watched.
@@ -26,9 +28,7 @@ class StepOutcome:
     rows: int | None
     error: str | None
 
-    @property
-    def compensation(self) -> bool:
-        return self.name not in FORWARD_STEPS
+    compensation: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,7 @@ class Retry:
     error: str
     backoff_seconds: float
 
-    @property
-    def compensation(self) -> bool:
-        return self.name not in FORWARD_STEPS
+    compensation: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,9 +50,7 @@ class StillRunning:
     name: str
     seconds: float
 
-    @property
-    def compensation(self) -> bool:
-        return self.name not in FORWARD_STEPS
+    compensation: bool = False
 
 
 Progress = StepOutcome | Retry | StillRunning
@@ -70,7 +66,7 @@ def follow(
     ``progress_every``, a StillRunning for each further ``progress_every`` seconds a Task state runs.
     """
     seen = 0
-    reader = _HistoryReader()
+    reader = _HistoryReader(_compensations(execution_arn))
     deadline = time.monotonic() + timeout
     next_read = 0.0
     while True:
@@ -92,10 +88,19 @@ def follow(
         time.sleep(POLL_SECONDS)
 
 
+def _compensations(execution_arn: str) -> frozenset[str]:
+    """The states that undo in this execution's saga: a deletion's Delete<Kind> steps go forward."""
+    machine = execution_arn.split(":execution:", 1)[-1]
+    if machine.startswith(MACHINES["delete"].name):
+        return frozenset()
+    return frozenset(COMPENSATION_STEPS)
+
+
 class _HistoryReader:
     """Turns history events, read in order, into steps ended, retries and heartbeats."""
 
-    def __init__(self) -> None:
+    def __init__(self, compensations: frozenset[str]) -> None:
+        self.compensations = compensations
         self.entered: dict[str, float] = {}
         self.attempts: dict[str, int] = {}
         self.error: str | None = None  # of the last failed attempt, until an attempt succeeds
@@ -116,7 +121,13 @@ class _HistoryReader:
             self.attempts[self.running] += 1
             attempt = self.attempts[self.running]
             if attempt > 1 and self.error is not None:
-                yield Retry(self.running, attempt, self.error, max(0.0, stamp - self.failed_at))
+                yield Retry(
+                    self.running,
+                    attempt,
+                    self.error,
+                    max(0.0, stamp - self.failed_at),
+                    self.running in self.compensations,
+                )
         elif kind in ("LambdaFunctionSucceeded", "TaskSucceeded"):
             self.error = None  # an earlier attempt failed, and a retry made up for it
         elif kind in ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut"):
@@ -133,7 +144,9 @@ class _HistoryReader:
             step = output.get("step") if isinstance(output, dict) else None
             ok = error is None and isinstance(step, dict)
             rows = step.get("rows") if ok and isinstance(step, dict) else None
-            yield StepOutcome(name, ok, stamp - self.entered.get(name, stamp), rows, error)
+            yield StepOutcome(
+                name, ok, stamp - self.entered.get(name, stamp), rows, error, name in self.compensations
+            )
 
     def heartbeats(self, now: float, every: float) -> Iterator[StillRunning]:
         if self.running is None:
@@ -141,7 +154,7 @@ class _HistoryReader:
         elapsed = now - self.entered[self.running]
         while elapsed >= (self.beats + 1) * every:
             self.beats += 1
-            yield StillRunning(self.running, self.beats * every)
+            yield StillRunning(self.running, self.beats * every, self.running in self.compensations)
 
 
 def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

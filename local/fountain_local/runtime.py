@@ -74,7 +74,8 @@ class Resources:
     bucket: str
     event_bus: str
     function_arns: dict[str, str] = field(default_factory=dict)
-    state_machine_arn: str = ""
+    state_machine_arn: str = ""  # the create machine's; topology.machine_arn finds the others
+    state_machine_arns: dict[str, str] = field(default_factory=dict)  # every machine's, by operation
     event_log_queue_url: str = ""
 
 
@@ -240,15 +241,16 @@ class LocalAws:
                 Environment={"Variables": environments[fn.name]},
             )
             self.resources.function_arns[fn.name] = created["FunctionArn"]
-        definition = topology.substitute(
-            topology.STATE_MACHINE_FILE.read_text(),
-            topology.state_machine_substitutions(
-                self.resources.function_arns, self.resources.table_names, self.resources.event_bus
-            ),
+        substitutions = topology.state_machine_substitutions(
+            self.resources.function_arns, self.resources.table_names, self.resources.event_bus
         )
-        self.resources.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name=topology.STATE_MACHINE_NAME, definition=definition, roleArn=role, type="STANDARD"
-        )["stateMachineArn"]
+        sfn = self.client("stepfunctions")
+        for operation, machine in topology.MACHINES.items():
+            definition = topology.substitute(machine.file.read_text(), substitutions)
+            self.resources.state_machine_arns[operation] = sfn.create_state_machine(
+                name=machine.name, definition=definition, roleArn=role, type="STANDARD"
+            )["stateMachineArn"]
+        self.resources.state_machine_arn = self.resources.state_machine_arns["create"]
 
     def _provision_event_log(self) -> None:
         events = self.client("events")
@@ -298,12 +300,12 @@ class LocalAws:
             return
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
-        arn = self.resources.state_machine_arn
-        if not arn:
-            return
-        while time.monotonic() < deadline:
-            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING").get("executions", [])
-            if not running:
+        arns = list(self.resources.state_machine_arns.values())
+        while arns and time.monotonic() < deadline:
+            if not any(
+                sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING").get("executions")
+                for arn in arns
+            ):
                 return
             time.sleep(0.02)
 

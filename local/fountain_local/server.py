@@ -293,7 +293,8 @@ class SagaWatcher:
 
     def watch(self, play_id: str) -> None:
         with self._lock:
-            self._pending.setdefault(play_id, time.monotonic())
+            # A new saga on a play already watched (a PUT right after its POST) restarts its clock.
+            self._pending[play_id] = time.monotonic()
 
     def _run(self) -> None:
         from fountain_saga.saga.ledger import TERMINAL_STATUSES, failure_of, get_entry
@@ -308,7 +309,9 @@ class SagaWatcher:
                     continue
                 failure = failure_of(entry)
                 detail = f" at {failure['step']} ({failure['error']})" if failure else ""
-                self.log(f"saga {play_id} {entry.status}{detail} after {time.monotonic() - started:.2f} s")
+                kind = "" if entry.operation == "create" else f"{entry.operation} "
+                took = time.monotonic() - started
+                self.log(f"{kind}saga {play_id} {entry.status}{detail} after {took:.2f} s")
                 with self._lock:
                     self._pending.pop(play_id, None)
             if stopping:  # after one last look, so a saga that ended while the server stopped is told
@@ -411,7 +414,7 @@ class GatewayApp:
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {_reason(status)}", headers)
         note = ""
-        if method == "POST" and status == 202:
+        if method in ("POST", "PUT", "DELETE") and status == 202:
             play_id = dict(headers).get("Location", "").rsplit("/", 1)[-1]
             if self.watcher is not None:
                 self.watcher.watch(play_id)
@@ -871,7 +874,8 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
 
 
 def _running_executions(aws: LocalAws) -> int:
-    executions = aws.client("stepfunctions").list_executions(
-        stateMachineArn=aws.resources.state_machine_arn, statusFilter="RUNNING"
-    )["executions"]
-    return len(executions)
+    sfn = aws.client("stepfunctions")
+    return sum(
+        len(sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"])
+        for arn in aws.resources.state_machine_arns.values()
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bench import parse_shapes, report
+from bench.changes import OPERATIONS
 from bench.measure import PATHS, Bench, BenchFailure
 from bench.parse_shapes import PREFIX, SHAPE_BYTES, SHAPES, Shape, measure_shape, shape_text
 from bench.playgen import PlayShape, generate_play
@@ -24,9 +25,13 @@ from bench.run import BenchConfig, BenchOutcome, run_bench
 from fountain_saga.play.fountain_import import PlayRejected, PlayTooLarge, parse_play
 from fountain_saga.play.fountain_syntax import normalise
 
+pytestmark = pytest.mark.slow
+
 SIZES = (20, 60)
 PARSE_BYTES = 64 * 1024
 READ_SIZES = (20,)
+# Three sagas a run: one size keeps the test short; `make bench` checks them at three sizes.
+CHANGE_SIZES = SIZES[:1]
 SIZE_KEYS = {
     "speeches",
     "path",
@@ -53,6 +58,7 @@ def outcome(local_aws: Any) -> BenchOutcome:
         parse_runs=1,
         read_sizes=READ_SIZES,
         read_runs=1,
+        change_sizes=CHANGE_SIZES,
     )
     return run_bench(config, aws=local_aws, progress=lambda _: None)
 
@@ -83,6 +89,26 @@ def test_transitions_and_invocations_do_not_grow_with_the_play(outcome: BenchOut
         assert len({r.state_transitions for r in results}) == 1, path
         assert len({r.lambda_invocations for r in results}) == 1, path
     assert _target(outcome, "State transitions").met
+
+
+def test_a_play_was_revised_and_deleted_at_each_size_with_all_its_rows(outcome: BenchOutcome) -> None:
+    assert [(r.speeches, r.operation) for r in outcome.changes] == [
+        (n, op) for n in CHANGE_SIZES for op in OPERATIONS
+    ]
+    for result in outcome.changes:
+        rows = PlayShape.for_speeches(result.speeches).rows
+        # A revision writes its version whole and deletes the one it replaced; a deletion only deletes.
+        written = rows if result.operation == "revise" else 0
+        assert (result.rows_written, result.rows_deleted) == (written, rows), result
+        assert result.elapsed_median > 0 and result.floor_median > 0
+        assert result.retries == 0
+        bound = math.ceil((result.rows_written + result.rows_deleted) / 25) + result.lambda_invocations
+        assert result.write_requests <= bound, (result.speeches, result.operation)
+
+
+def test_revise_and_delete_have_their_targets(outcome: BenchOutcome) -> None:
+    assert _target(outcome, "Revise and delete: state transitions").met
+    assert _target(outcome, "Revise and delete: elapsed / floor").name
 
 
 def test_write_requests_are_one_per_25_rows_plus_at_most_one_per_step(outcome: BenchOutcome) -> None:
@@ -116,6 +142,7 @@ def test_results_are_written_in_the_issue_shape(outcome: BenchOutcome, tmp_path:
     assert set(document) == {
         "machine",
         "sizes",
+        "changes",
         "concurrent",
         "parseShapes",
         "readPath",
@@ -136,6 +163,10 @@ def test_results_are_written_in_the_issue_shape(outcome: BenchOutcome, tmp_path:
     assert paths["plot"].read_bytes().startswith(b"\x89PNG")
     markdown = paths["markdown"].read_text()
     assert "| 60 | rollback |" in markdown
+    assert [(e["speeches"], e["operation"]) for e in document["changes"]] == [
+        (n, op) for n in CHANGE_SIZES for op in OPERATIONS
+    ]
+    assert f"| 20 | delete | 0 | {PlayShape.for_speeches(20).rows} |" in markdown
     assert [entry["shape"] for entry in document["parseShapes"]] == [shape.name for shape in SHAPES]
     assert '| deep emphasis nesting ("\\*\\_" \\* n + "x" + "\\_\\*" \\* n) | 65,536 |' in markdown
     assert [entry["speeches"] for entry in document["readPath"]["sizes"]] == list(READ_SIZES)

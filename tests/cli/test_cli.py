@@ -1,4 +1,5 @@
-"""`fountain-saga`, as a user runs it: exit codes, one-line errors, progress, Ctrl-C, the JSON summary."""
+"""`fountain-saga`, as a user runs it: exit codes, one-line errors, progress, Ctrl-C, the JSON summary,
+and creating, revising and deleting a play kept by a running `serve`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from fountain_local import cli
 from fountain_local.cli import (
+    EXIT_BY_STATUS,
     EXIT_CONFIG,
     EXIT_DATA,
     EXIT_INTERRUPTED,
@@ -27,6 +29,9 @@ from fountain_local.cli import (
     main,
 )
 from tests.conftest import EXAMPLE_PLAY, REPO
+from tests.e2e.conftest import Deployment, local_server
+
+pytestmark = pytest.mark.slow
 
 PLAY_ID = "0123456789abcdef0123456789abcdef"
 
@@ -201,6 +206,32 @@ ERRORS = [
     (["serve", "--port", "4000", "--aws-port", "4000"], EXIT_USAGE, "choose two ports"),
     (["serve", "--request-timeout", "0"], EXIT_USAGE, "'0' is not a whole number of seconds"),
     (["launch"], EXIT_USAGE, "invalid choice: 'launch'"),
+    (["revise", PLAY_ID, "{example}"], EXIT_USAGE, "pass --endpoint-url of a running `fountain-saga serve`"),
+    (["delete", PLAY_ID], EXIT_USAGE, "pass --endpoint-url of a running `fountain-saga serve`"),
+    (
+        ["delete", PLAY_ID, "--state-machine-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:x"],
+        EXIT_USAGE,
+        "is not a create-play state machine's ARN",
+    ),
+    (["revise", PLAY_ID, "{empty}"], EXIT_DATA, "no scene heading"),
+    (["revise", PLAY_ID, "{example}", "--if-match", "0"], EXIT_USAGE, "'0' is not a version"),
+    (["revise", PLAY_ID, "{example}", "--fail-at", "PublishPlay"], EXIT_USAGE, "a revise saga's steps are"),
+    (
+        ["revise", PLAY_ID, "{example}", "--fail-at", "CreateActs", "--fail-compensation", "UnpublishPlay"],
+        EXIT_USAGE,
+        "unknown compensation 'UnpublishPlay'; a revise saga's compensations are RestoreVersion",
+    ),
+    (
+        ["delete", PLAY_ID, "--fail-at", "CreateActs"],
+        EXIT_USAGE,
+        "unknown step 'CreateActs'; a delete saga's",
+    ),
+    (["delete", PLAY_ID, "--fail-attempts", "2"], EXIT_USAGE, "--fail-attempts needs --fail-at"),
+    (
+        ["create", "{example}", "--endpoint-url", "http://127.0.0.1:1", "--log-level", "INFO"],
+        EXIT_USAGE,
+        "give it --log-level",
+    ),
 ]
 
 
@@ -300,13 +331,25 @@ AWS_ERRORS = [
         EXIT_CONFIG,
         "The config profile (nowhere) could not be found: check AWS_PROFILE",
     ),
+    (
+        ["revise", PLAY_ID, str(EXAMPLE_PLAY), "--fail-at", "CreateActs", "--endpoint-url", "{moto}"],
+        None,
+        EXIT_CONFIG,
+        "no state machine arn:aws:states:us-east-1:123456789012:stateMachine:fountain-revise-play at",
+    ),
+    (
+        ["delete", PLAY_ID, "--endpoint-url", "{moto}"],
+        None,
+        EXIT_CONFIG,
+        "no ledger table 'fountain-ledger' at",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("args", "setting", "code", "message"),
     AWS_ERRORS,
-    ids=["unreachable", "no credentials", "no table", "no profile"],
+    ids=["unreachable", "no credentials", "no table", "no profile", "no revise machine", "delete, no table"],
 )
 def test_operator_commands_say_in_one_line_what_is_wrong_with_aws(
     args: list[str],
@@ -329,7 +372,7 @@ def test_version_and_a_description_for_every_command(capsys: pytest.CaptureFixtu
         main(["--version"])
     assert exit_info.value.code == 0
     assert re.fullmatch(r"fountain-saga \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
-    for command in ("create", "serve", "resume", "stuck"):
+    for command in ("create", "revise", "delete", "serve", "resume", "stuck"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -352,3 +395,92 @@ def test_fault_injection_is_off_beyond_loopback_unless_asked_for(
     args: list[str], fault_injection: bool
 ) -> None:
     assert cli.serve_options(cli.build_parser().parse_args(args)).fault_injection is fault_injection
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One `fountain-saga serve` for this module's plays: each start costs seconds."""
+    base = tmp_path_factory.mktemp("serve")
+    with local_server(base / "data", base / "serve.log", "--in-memory") as up:
+        yield up
+
+
+def _on(serve: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
+    assert serve.aws_endpoint is not None
+    return _cli(*args, "--endpoint-url", serve.aws_endpoint)
+
+
+def _play(serve: Deployment, play_id: str) -> tuple[int, str]:
+    """The play's version and text, as a reader gets them from the API."""
+    view, text = serve.request("GET", f"/plays/{play_id}"), serve.request("GET", f"/plays/{play_id}/fountain")
+    assert view.status == text.status == 200, (view.text, text.text)
+    return view.json()["version"], text.text
+
+
+def test_a_play_created_on_serve_is_revised_and_deleted_there_with_one_line_for_each_refusal(
+    serve: Deployment, tmp_path: Path
+) -> None:
+    created = _on(serve, "create", str(EXAMPLE_PLAY), "--json")
+    assert created.returncode == 0, created.stderr
+    play_id = json.loads(created.stdout)["playId"]
+    revised_text = EXAMPLE_PLAY.read_text().replace("MARGARET", "MAUD")
+    revision = tmp_path / "revised.fountain"
+    revision.write_text(revised_text)
+
+    # Failing before the pivot rolls the revision back: readers never saw it.
+    failed = _on(serve, "revise", play_id, str(revision), "--fail-at", "CreateDialogue")
+    assert failed.returncode == EXIT_BY_STATUS["ROLLED_BACK"], failed.stderr
+    lines = failed.stdout.splitlines()
+    assert any(re.match(r"  → CreateDialogue +FAILED  InjectedFault$", line) for line in lines), lines
+    assert [line.split()[1] for line in lines if line.startswith("  ↩")] == [
+        "DeleteDialogue",
+        "DeleteCharacters",
+        "DeleteScenes",
+        "DeleteActs",
+        "DeleteScript",
+    ]
+    assert "version     1  (play COMPLETED)" in lines
+    version, text = _play(serve, play_id)
+    assert version == 1 and "MARGARET" in text and "MAUD" not in text
+
+    revised = _on(serve, "revise", play_id, str(revision), "--if-match", "1")
+    assert revised.returncode == 0, revised.stderr
+    lines = revised.stdout.splitlines()
+    assert any(re.match(r"  ⇒ SwitchVersion +ok ", line) for line in lines), lines
+    assert any(re.match(r"  → CleanUpScript +ok ", line) for line in lines), lines
+    assert "version     2  (play COMPLETED)" in lines
+    version, text = _play(serve, play_id)
+    assert version == 2 and "MAUD" in text and "MARGARET" not in text
+
+    stale = _on(serve, "revise", play_id, str(EXAMPLE_PLAY), "--if-match", "1")
+    assert stale.returncode == EXIT_DATA
+    assert stale.stderr.splitlines() == [
+        f"fountain-saga: play {play_id} is at version 2, not 1: read it again (GET /plays/{play_id}) "
+        "and pass its version to --if-match"
+    ]
+
+    # A deletion's steps are retried: one failed attempt only delays it.
+    deleted = _on(
+        serve, "delete", play_id, "--if-match", "2", "--fail-at", "DeleteActs", "--fail-attempts", "1"
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    assert re.search(r"↻ DeleteActs +attempt 1 failed \(InjectedFault\); attempt 2 after", deleted.stdout)
+    assert "version     2  (play DELETED)" in deleted.stdout
+    assert "rows left   acts 0, scenes 0, characters 0, dialogue 0, transitions 0" in deleted.stdout
+    assert serve.request("GET", f"/plays/{play_id}/fountain").status == 410
+
+    gone = _on(serve, "revise", play_id, str(revision))
+    assert gone.returncode == EXIT_NO_INPUT
+    assert gone.stderr.splitlines() == [
+        f"fountain-saga: play {play_id} is DELETED: a deleted play cannot be revised"
+    ]
+    again = _on(serve, "delete", play_id, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["playStatus"] == "DELETED"
+
+
+@pytest.mark.parametrize("command", [["revise", PLAY_ID, str(EXAMPLE_PLAY)], ["delete", PLAY_ID]])
+def test_a_play_serve_does_not_have_is_one_line_and_exit_66(serve: Deployment, command: list[str]) -> None:
+    result = _on(serve, *command)
+    assert result.returncode == EXIT_NO_INPUT
+    assert result.stderr.splitlines() == [f"fountain-saga: no play {PLAY_ID} at {serve.aws_endpoint}"]

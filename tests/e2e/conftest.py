@@ -61,6 +61,10 @@ class HttpResponse:
     def text(self) -> str:
         return self.body.decode("utf-8")
 
+    def header(self, name: str) -> str | None:
+        """A header's value, whatever case the server wrote its name in (waitress writes "Etag")."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
 
 @dataclass
 class Deployment:
@@ -125,16 +129,20 @@ class Deployment:
         )
 
     def wait(self, play_id: str, timeout: float = 90.0) -> dict[str, Any]:
-        """Poll GET /plays/{id} until the saga ends."""
+        """Poll GET /plays/{id} until its latest saga ends (a revision leaves the play COMPLETED
+        while it runs, so the saga's status is the one to watch)."""
         deadline = time.monotonic() + timeout
         while True:
             view = self.request("GET", f"/plays/{play_id}")
             assert view.status == 200, view.text
             play: dict[str, Any] = view.json()
-            if play["status"] in TERMINAL_STATUSES:
+            if play["saga"]["status"] in TERMINAL_STATUSES:
                 return play
             if time.monotonic() > deadline:
-                raise AssertionError(f"play {play_id} still {play['status']} after {timeout} s")
+                raise AssertionError(
+                    f"play {play_id}'s {play['saga']['operation']} saga still {play['saga']['status']} "
+                    f"after {timeout} s"
+                )
             time.sleep(0.1)
 
     def aws_client(self, service: str) -> Any:
@@ -147,22 +155,51 @@ class Deployment:
         (machine,) = [m for m in machines if "create-play" in m["name"]]
         return f"{machine['stateMachineArn'].replace(':stateMachine:', ':execution:')}:create-{play_id}"
 
-    def rows_left(self, play_id: str) -> dict[str, int]:
-        """Rows of this play in each entity table, read through the AWS endpoint, not the API."""
+    def rows_left(self, play_id: str, version: int | None = None) -> dict[str, int]:
+        """Rows of this play in each entity table, read through the AWS endpoint, not the API: one
+        version's, or (``version`` None) every version's and the play's head."""
         if not self.table_names:
             pytest.fail("FOUNTAIN_TABLE_NAMES is required to check rows against a remote deployment")
         ddb = self.aws_client("dynamodb")
-        counts = {}
+        if version is not None:
+            partitions = [f"{play_id}.{version}"]
+        else:
+            # Versions are numbered from 1 without gaps, and a draft is one past the ledger's version.
+            partitions = [play_id, *(f"{play_id}.{v}" for v in range(1, self._ledger_version(play_id) + 2))]
+        counts = dict.fromkeys(ENTITY_KINDS, 0)
         for kind in ENTITY_KINDS:
-            page = ddb.query(
-                TableName=self.table_names[kind],
-                KeyConditionExpression="playId = :p",
-                ExpressionAttributeValues={":p": {"S": play_id}},
-                Select="COUNT",
-                ConsistentRead=True,
-            )
-            counts[kind] = page["Count"]
+            for partition in partitions:
+                request: dict[str, Any] = {
+                    "TableName": self.table_names[kind],
+                    "KeyConditionExpression": "playVersion = :p",
+                    "ExpressionAttributeValues": {":p": {"S": partition}},
+                    "Select": "COUNT",
+                    "ConsistentRead": True,
+                }
+                while True:
+                    page = ddb.query(**request)
+                    counts[kind] += page["Count"]
+                    if "LastEvaluatedKey" not in page:
+                        break
+                    request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return counts
+
+    def _ledger_version(self, play_id: str) -> int:
+        item = (
+            self.aws_client("dynamodb")
+            .get_item(
+                TableName=self.table_names["ledger"], Key={"playId": {"S": play_id}}, ConsistentRead=True
+            )
+            .get("Item")
+        )
+        return int(item["version"]["N"]) if item and "version" in item else 1
+
+
+def newest_play(deployment: Deployment) -> str | None:
+    """The id of the newest play: another after a request means the request started one. (The
+    newest's status may change meanwhile, as a saga an earlier test started ends.)"""
+    plays = deployment.request("GET", "/plays?limit=1").json()["plays"]
+    return str(plays[0]["playId"]) if plays else None
 
 
 def _retryable(method: str, headers: dict[str, str], status: int) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from fountain_saga.play.fountain_export import render_fountain
 from fountain_saga.play.fountain_import import parse_play
 from fountain_saga.play.fountain_syntax import normalise
-from tests.e2e.conftest import Deployment
+from tests.e2e.conftest import Deployment, newest_play
 
 PLAY = "INT. KITCHEN - NIGHT\n\nBOB\nHello.\n"
 JSON = {"Content-Type": "application/json"}
@@ -236,13 +236,13 @@ REJECTED: list[tuple[str, dict[str, str], bytes, int, str]] = [
 def test_rejected_with_a_clear_error_and_nothing_started(
     case: str, headers: dict[str, str], body: bytes, status: int, code: str, deployment: Deployment
 ) -> None:
-    newest = deployment.request("GET", "/plays?limit=1").json()["plays"]
+    newest = newest_play(deployment)
     response = deployment.request("POST", "/plays", body, headers)
     assert response.status == status, response.text
     error = response.json()["error"]
     assert error["code"] == code
     assert len(error["message"]) > 10 and "Traceback" not in error["message"]
-    assert deployment.request("GET", "/plays?limit=1").json()["plays"] == newest
+    assert newest_play(deployment) == newest
 
 
 BAD_READS = [

@@ -14,7 +14,7 @@ import pytest
 
 from fountain_saga.api.responses import compact_json
 from tests.conftest import REPO
-from tests.e2e.conftest import Deployment, HttpResponse
+from tests.e2e.conftest import Deployment, HttpResponse, newest_play
 
 PLAY = "INT. KITCHEN - NIGHT\n\nBOB\nHello.\n"
 JSON = {"Content-Type": "application/json"}
@@ -121,6 +121,51 @@ HOSTILE = [
     Hostile("a path past the text", "GET", f"/plays/{PLAY_ID}/fountain/more", 404, "not_found"),
     Hostile("an empty play id", "GET", "/plays//fountain", 404, "not_found"),
     Hostile("a route in capitals", "GET", "/PLAYS", 404, "not_found"),
+    # Changes to a play: its id, body, If-Match and fault headers are judged before the play is looked up
+    Hostile("PUT on a NUL as play id", "PUT", "/plays/%00", 400, "invalid_play_id", PLAY.encode(), TEXT),
+    Hostile("DELETE on an encoded dot-dot-slash", "DELETE", "/plays/..%2f", 400, "invalid_play_id"),
+    Hostile(
+        "PUT with arrays nested 100,000 deep",
+        "PUT",
+        f"/plays/{PLAY_ID}",
+        400,
+        "invalid_body",
+        _fountain(b"[" * 100_000 + b"]" * 100_000),
+        JSON,
+    ),
+    Hostile(
+        "PUT with a 5,000-digit version in If-Match",
+        "PUT",
+        f"/plays/{PLAY_ID}",
+        400,
+        "invalid_if_match",
+        PLAY.encode(),
+        {**TEXT, "If-Match": '"' + "9" * 5_000 + '"'},
+    ),
+    Hostile(
+        "DELETE with 500 versions in If-Match",
+        "DELETE",
+        f"/plays/{PLAY_ID}",
+        400,
+        "invalid_if_match",
+        headers={"If-Match": ", ".join(f'"{n}"' for n in range(1, 501))},
+    ),
+    Hostile(
+        "DELETE with an unquoted version in If-Match",
+        "DELETE",
+        f"/plays/{PLAY_ID}",
+        400,
+        "invalid_if_match",
+        headers={"If-Match": "1"},
+    ),
+    Hostile(
+        "DELETE with a 5,000-digit count of failing attempts and no step",
+        "DELETE",
+        f"/plays/{PLAY_ID}",
+        400,
+        "invalid_fault",
+        headers={"X-Fountain-Fail-Attempts": "9" * 5_000},
+    ),
     # Methods a route's path does not take
     *(
         Hostile(f"{method} {label}", method, path, 405, "method_not_allowed")
@@ -128,15 +173,18 @@ HOSTILE = [
             ("DELETE", "/plays", "/plays"),
             ("PUT", "/plays", "/plays"),
             ("PATCH", "/plays", "/plays"),
-            ("DELETE", f"/plays/{PLAY_ID}", "a play"),
-            ("PUT", f"/plays/{PLAY_ID}", "a play"),
             ("POST", f"/plays/{PLAY_ID}", "a play"),
+            ("PATCH", f"/plays/{PLAY_ID}", "a play"),
             ("PATCH", f"/plays/{PLAY_ID}/fountain", "a play's text"),
             ("POST", f"/plays/{PLAY_ID}/fountain", "a play's text"),
             ("DELETE", f"/plays/{PLAY_ID}/fountain", "a play's text"),
+            ("POST", f"/plays/{PLAY_ID}/sagas", "a play's sagas"),
+            ("DELETE", f"/plays/{PLAY_ID}/sagas", "a play's sagas"),
         ]
     ),
 ]
+# What each path takes, as the 405's Allow says.
+ALLOWED = {"/plays": "GET, HEAD, POST", f"/plays/{PLAY_ID}": "DELETE, GET, HEAD, PUT"}
 
 
 def _documented(method: str, path: str, status: int, code: str) -> bool:
@@ -161,14 +209,13 @@ def _assert_error_shape(response: HttpResponse, status: int, code: str) -> None:
 def test_a_hostile_request_is_a_documented_4xx_and_starts_nothing(
     case: Hostile, deployment: Deployment
 ) -> None:
-    newest = deployment.request("GET", "/plays?limit=1").json()["plays"]
+    newest = newest_play(deployment)
     response = deployment.request(case.method, case.path, case.body, case.headers)
     _assert_error_shape(response, case.status, case.code)
     assert _documented(case.method, case.path, case.status, case.code)
     if case.status == 405:
-        allowed = {"/plays": "GET, HEAD, POST"}.get(case.path, "GET, HEAD")
-        assert response.headers["Allow"] == allowed
-    assert deployment.request("GET", "/plays?limit=1").json()["plays"] == newest
+        assert response.headers["Allow"] == ALLOWED.get(case.path, "GET, HEAD")
+    assert newest_play(deployment) == newest
 
 
 @pytest.fixture(scope="module")

@@ -53,8 +53,12 @@ def test_the_example_play_end_to_end(deployment: Deployment) -> None:
     assert [s["name"] for s in play["saga"]["steps"]] == list(FORWARD_STEPS)
     assert {s["status"] for s in play["saga"]["steps"]} == {"SUCCEEDED"}
     assert play["saga"]["failure"] is None
-    # The counts the API reads from the ledger are the rows in the tables.
-    assert deployment.rows_left(body["playId"]) == {"script": 1, **play["counts"]}
+    assert play["version"] == 1 and play["saga"]["operation"] == "create"
+    # The counts the API reads from the ledger are the rows in the tables...
+    written = deployment.rows_left(body["playId"], version=1)
+    assert written == {"script": 1, **play["counts"]}
+    # ...and beside them, only the play's head (in the script table), which readers start from.
+    assert deployment.rows_left(body["playId"]) == {**written, "script": 2}
 
 
 @pytest.mark.parametrize("path", CORPUS_PLAYS, ids=lambda p: p.stem)

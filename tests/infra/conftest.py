@@ -28,6 +28,7 @@ if str(REPO / "infra") not in sys.path:
 
 if TYPE_CHECKING:
     from fountain_infra.stack import FountainStack
+    from fountain_saga.topology import Operation
 
 PROD_CORS_ORIGINS = ("https://plays.example.org",)
 
@@ -46,6 +47,13 @@ class Synthesized:
             for logical_id, resource in self.templates[stage]["Resources"].items()
             if resource["Type"] == resource_type
         }
+
+    def state_machine(self, operation: Operation, stage: str = "dev") -> dict[str, Any]:
+        """The properties of an operation's state machine in a stage's template."""
+        machine = self.stacks[stage].orchestration.state_machines[operation]
+        resource = self.templates[stage]["Resources"][self.logical_id(machine)]
+        properties: dict[str, Any] = resource["Properties"]
+        return properties
 
     def logical_id(self, construct: Any) -> str:
         """The template's logical id of a construct's CloudFormation resource."""

@@ -77,17 +77,19 @@ def test_functions_have_the_same_handler_size_and_environment_names(
         assert deployed_env[name] == local_env[name]
 
 
-def test_the_state_machine_is_the_same_definition_bound_to_the_same_resources(
-    synth: Synthesized, local_aws: Any
+@pytest.mark.parametrize("operation", topology.OPERATIONS)
+def test_each_state_machine_is_the_same_definition_bound_to_the_same_resources(
+    synth: Synthesized, local_aws: Any, operation: topology.Operation
 ) -> None:
     stack = synth.stacks["dev"]
     resources = local_aws.resources
+    # Found as the code finds it: from the create machine's ARN.
     local = local_aws.client("stepfunctions").describe_state_machine(
-        stateMachineArn=resources.state_machine_arn
+        stateMachineArn=topology.machine_arn(resources.state_machine_arn, operation)
     )
-    (machine,) = synth.resources("AWS::StepFunctions::StateMachine").values()
-    deployed = machine["Properties"]
+    deployed = synth.state_machine(operation)
     assert deployed["StateMachineType"] == local["type"] == "STANDARD"
+    assert deployed["StateMachineName"] == f"{local['name']}-{stack.settings.stage}"
 
     # Name each bound resource by its role in the topology, on both sides, then compare.
     local_roles = {arn: f"function:{name}" for name, arn in resources.function_arns.items()}

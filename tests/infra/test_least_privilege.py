@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -65,11 +67,15 @@ class Grants:
         self.tables = {f"<{synth.logical_id(t)}.Arn>": key for key, t in stack.data.tables.items()}
         self.staging_bucket = f"<{synth.logical_id(stack.data.staging_bucket)}.Arn>"
         self.staged_plays = f"{self.staging_bucket}/{topology.STAGING_PREFIX}*"
-        self.state_machine = f"<{synth.logical_id(stack.orchestration.state_machine)}>"
-        self.executions = (
+        self.state_machines = {
+            f"<{synth.logical_id(machine)}>": operation
+            for operation, machine in stack.orchestration.state_machines.items()
+        }
+        self.executions = {
             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"{stack.settings.state_machine_name}:*"
-        )
+            f"{stack.settings.machine_name(operation)}:*": operation
+            for operation in topology.OPERATIONS
+        }
         self.bus = f"<{synth.logical_id(stack.data.event_bus)}.Arn>"
         self.page_token_key = f"<{synth.logical_id(stack.functions.page_token_key)}>"
 
@@ -117,9 +123,9 @@ def test_a_function_may_touch_only_what_its_description_names(
                 # AccessDenied.
                 assert spec.reads_staging and statement.actions == {"s3:ListBucket"}, statement
                 assert statement.condition == STAGED_PLAYS_ONLY, statement
-            elif resource == grants.state_machine:
+            elif resource in grants.state_machines:
                 assert spec.starts_saga and statement.actions == {"states:StartExecution"}
-            elif resource == grants.executions:
+            elif resource in grants.executions:
                 assert spec.starts_saga or spec.describes_executions
                 assert statement.actions == {"states:DescribeExecution"}
             elif resource == grants.page_token_key:
@@ -140,8 +146,10 @@ def test_a_function_may_touch_only_what_its_description_names(
     assert ("s3:GetObject" in grants.actions_on(grants.staged_plays)) == spec.reads_staging
     assert ("s3:PutObject" in grants.actions_on(grants.staged_plays)) == spec.writes_staging
     assert ("s3:ListBucket" in grants.actions_on(grants.staging_bucket)) == spec.reads_staging
-    assert bool(grants.actions_on(grants.state_machine)) == spec.starts_saga
-    assert bool(grants.actions_on(grants.executions)) == (spec.starts_saga or spec.describes_executions)
+    for machine in grants.state_machines:
+        assert bool(grants.actions_on(machine)) == spec.starts_saga
+    for executions in grants.executions:
+        assert bool(grants.actions_on(executions)) == (spec.starts_saga or spec.describes_executions)
     assert bool(grants.actions_on(grants.page_token_key)) == spec.signs_page_tokens
     assert bool(grants.actions_on(grants.bus)) == spec.publishes_events
 
@@ -156,8 +164,12 @@ def test_the_sweeper_may_start_executions_update_the_ledger_read_script_rows_and
     role = _function(template, topology.SWEEPER_FUNCTION.handler)["Role"]["Fn::GetAtt"][0]
     grants = Grants(synth, role_statements(template, role))
 
-    assert grants.actions_on(grants.state_machine) == {"states:StartExecution"}
-    assert grants.actions_on(grants.executions) == {"states:DescribeExecution"}
+    # Recovery finishes a revision's cleanup or a deletion as well as a creation.
+    assert len(grants.state_machines) == len(grants.executions) == len(topology.OPERATIONS)
+    for machine in grants.state_machines:
+        assert grants.actions_on(machine) == {"states:StartExecution"}
+    for executions in grants.executions:
+        assert grants.actions_on(executions) == {"states:DescribeExecution"}
     assert grants.actions_on(grants.bus) == {"events:PutEvents"}
     assert "dynamodb:UpdateItem" in grants.actions_on(grants.table_arn("ledger"))
     assert "dynamodb:Query" in grants.actions_on(grants.table_arn("ledger") + "/index/*")
@@ -168,22 +180,35 @@ def test_the_sweeper_may_start_executions_update_the_ledger_read_script_rows_and
             assert not grants.actions_on(grants.table_arn(kind)), f"the sweeper may touch {kind}"
 
 
-def test_the_state_machine_may_invoke_its_functions_update_the_ledger_and_publish_nothing_else(
-    synth: Synthesized,
+def _invoked_in_definition(synth: Synthesized, operation: topology.Operation) -> set[str]:
+    """The functions the deployed definition's Lambda tasks name, as ``<LogicalId.Arn>``."""
+    machine = synth.state_machine(operation)
+    substitutions = {key: render(value) for key, value in machine["DefinitionSubstitutions"].items()}
+    states = json.loads(topology.substitute(machine["DefinitionString"], substitutions))["States"]
+    return {
+        state["Parameters"]["FunctionName"]
+        for state in states.values()
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+
+
+@pytest.mark.parametrize("operation", topology.OPERATIONS)
+def test_a_state_machine_may_invoke_only_the_functions_its_asl_names_update_the_ledger_and_publish(
+    synth: Synthesized, operation: topology.Operation
 ) -> None:
     template = synth.templates["dev"]
-    (machine,) = synth.resources("AWS::StepFunctions::StateMachine").values()
-    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    stack = synth.stacks["dev"]
+    role = synth.state_machine(operation)["RoleArn"]["Fn::GetAtt"][0]
     grants = Grants(synth, role_statements(template, role))
-    saga_functions = {
-        f"<{logical_id}.Arn>"
-        for logical_id, resource in synth.resources("AWS::Lambda::Function").items()
-        if resource["Properties"].get("Handler") in {f.handler for f in topology.SAGA_FUNCTIONS}
-    }
-    assert len(saga_functions) == len(topology.SAGA_FUNCTIONS)
+    arn_of = {name: f"<{synth.logical_id(fn)}.Arn>" for name, fn in stack.functions.saga.items()}
+    # Read from the file itself, not from the code that granted them.
+    named = set(re.findall(r"\$\{(\w+)FunctionArn\}", topology.MACHINES[operation].file.read_text()))
+    assert named and named <= set(arn_of)
+    invoked = {arn_of[name] for name in named}
+    assert invoked == _invoked_in_definition(synth, operation)
 
     expected = {
-        frozenset({"lambda:InvokeFunction"}): frozenset(saga_functions),
+        frozenset({"lambda:InvokeFunction"}): frozenset(invoked),
         frozenset({"dynamodb:UpdateItem"}): frozenset({grants.table_arn("ledger")}),
         frozenset({"events:PutEvents"}): frozenset({grants.bus}),
     }
@@ -195,6 +220,14 @@ def test_the_state_machine_may_invoke_its_functions_update_the_ledger_and_publis
             assert expected.get(statement.actions) == statement.resources, statement
     granted = {s.actions for s in grants.statements}
     assert set(expected) <= granted
+    # The other saga functions are out of its reach.
+    for name in set(arn_of) - named:
+        assert not grants.actions_on(arn_of[name]), f"the {operation} saga may invoke {name}"
+
+
+def test_no_two_sagas_share_a_role(synth: Synthesized) -> None:
+    roles = {synth.state_machine(operation)["RoleArn"]["Fn::GetAtt"][0] for operation in topology.OPERATIONS}
+    assert len(roles) == len(topology.OPERATIONS)
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

@@ -148,8 +148,38 @@ def test_the_bus_and_the_saga_log_are_named_for_each_deployment(synth: Synthesiz
     assert bus == f"Fountain-{stage}-events-{token}"
     # Step Functions' vended-logs prefix stays: outside it, each state machine that logs grows the
     # account's 5,120-character CloudWatch Logs resource policy.
-    execution_logs = physical_id(template, synth.logical_id(stack.orchestration.execution_logs), deployment)
-    assert execution_logs == f"/aws/vendedlogs/states/Fountain-{stage}-fountain-create-play-{token}"
+    for operation, group in stack.orchestration.execution_log_groups.items():
+        execution_logs = physical_id(template, synth.logical_id(group), deployment)
+        assert execution_logs == f"/aws/vendedlogs/states/Fountain-{stage}-fountain-{operation}-play-{token}"
+
+
+# What the create saga's resources were called before the revise and delete sagas joined it.
+CREATE_SAGA_LOGICAL_IDS = {
+    "OrchestrationCreatePlayF7F94434": "AWS::StepFunctions::StateMachine",
+    "OrchestrationCreatePlayRole5E6BA02E": "AWS::IAM::Role",
+    "OrchestrationCreatePlayRoleDefaultPolicyDB64B0BF": "AWS::IAM::Policy",
+    "OrchestrationExecutionLogsBB8AB370": "AWS::Logs::LogGroup",
+    "MonitoringSagaExecutionsFailed151EA930": "AWS::CloudWatch::Alarm",
+    "MonitoringSagaCompensationFailed2E305C9F": "AWS::CloudWatch::Alarm",
+    "MonitoringPlayCreatedFilter5E60638C": "AWS::Logs::MetricFilter",
+    "MonitoringRolledBackFilterADE36C52": "AWS::Logs::MetricFilter",
+    "MonitoringCompensationFailedFilter2131E58E": "AWS::Logs::MetricFilter",
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_an_update_keeps_the_create_saga_its_log_and_its_alarms(synth: Synthesized, stage: str) -> None:
+    """A new logical id, or a new name, would make CloudFormation replace the create machine (and
+    stop its running executions) or its log group (losing its history)."""
+    template = synth.templates[stage]
+    for logical_id, resource_type in CREATE_SAGA_LOGICAL_IDS.items():
+        assert template["Resources"].get(logical_id, {}).get("Type") == resource_type, logical_id
+    machine = template["Resources"]["OrchestrationCreatePlayF7F94434"]["Properties"]
+    assert machine["StateMachineName"] == f"fountain-create-play-{stage}"
+    stack = synth.stacks[stage]
+    assert synth.logical_id(stack.orchestration.state_machine) == "OrchestrationCreatePlayF7F94434"
+    assert synth.logical_id(stack.orchestration.execution_logs) == "OrchestrationExecutionLogsBB8AB370"
+    assert template["Outputs"]["StateMachineArn"]["Value"] == {"Ref": "OrchestrationCreatePlayF7F94434"}
 
 
 @pytest.mark.parametrize("stage", STAGES)

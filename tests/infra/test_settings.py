@@ -64,6 +64,11 @@ def test_removal_policy_and_retention_follow_the_stage() -> None:
     assert settings(stage="prod").removal_policy == cdk.RemovalPolicy.RETAIN
     assert settings(stage="dev").removal_policy == cdk.RemovalPolicy.DESTROY
     assert settings(stage="prod").state_machine_name == "fountain-create-play-prod"
+    assert [settings(stage="dev").machine_name(operation) for operation in topology.OPERATIONS] == [
+        "fountain-create-play-dev",
+        "fountain-revise-play-dev",
+        "fountain-delete-play-dev",
+    ]
 
 
 def test_no_deployment_takes_the_local_servers_stage_name() -> None:

@@ -136,17 +136,65 @@ def test_the_handlers_code_and_their_dependencies_are_separate_assets(synth: Syn
 
 
 # -- orchestration -------------------------------------------------------------------------------
-def test_the_state_machine_is_standard_logs_everything_and_is_traced(synth: Synthesized) -> None:
-    (machine,) = synth.resources("AWS::StepFunctions::StateMachine").values()
-    properties = machine["Properties"]
+@pytest.mark.parametrize("operation", topology.OPERATIONS)
+def test_each_state_machine_is_standard_logs_everything_to_its_own_group_and_is_traced(
+    synth: Synthesized, operation: topology.Operation
+) -> None:
+    orchestration = synth.stacks["dev"].orchestration
+    properties = synth.state_machine(operation)
     assert properties["StateMachineType"] == "STANDARD"
-    assert properties["StateMachineName"] == f"{topology.STATE_MACHINE_NAME}-dev"
+    assert properties["StateMachineName"] == f"{topology.MACHINES[operation].name}-dev"
     logging = properties["LoggingConfiguration"]
     assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
     (destination,) = logging["Destinations"]
     log_group = render(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])
-    assert log_group == f"<{synth.logical_id(synth.stacks['dev'].orchestration.execution_logs)}.Arn>"
+    assert log_group == f"<{synth.logical_id(orchestration.execution_log_groups[operation])}.Arn>"
     assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert len(set(orchestration.execution_log_groups.values())) == len(topology.OPERATIONS)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_create_machines_arn_leads_the_code_to_the_other_machines(synth: Synthesized, stage: str) -> None:
+    """Functions are given the create machine's ARN alone and derive the others with
+    topology.machine_arn: the deployed names must follow its convention, and the grants to start and
+    describe executions must name exactly the machines it derives."""
+    template = synth.templates[stage]
+    names = {}
+    for operation in topology.OPERATIONS:
+        name = synth.state_machine(operation, stage)["StateMachineName"]
+        assert isinstance(name, str), "a machine's name must be known at synth time"
+        names[operation] = name
+
+    def arn(name: str) -> str:
+        # What Ref of an AWS::StepFunctions::StateMachine returns.
+        return f"arn:aws:states:eu-west-3:111122223333:stateMachine:{name}"
+
+    create = synth.logical_id(synth.stacks[stage].orchestration.state_machine)
+    for spec in topology.FUNCTIONS:
+        if spec.starts_saga:
+            properties = _our_functions(synth, stage)[spec.handler]
+            assert properties["Environment"]["Variables"][topology.STATE_MACHINE_ARN_ENV] == {"Ref": create}
+    derived = {operation: topology.machine_arn(arn(names["create"]), operation) for operation in names}
+    assert derived == {operation: arn(name) for operation, name in names.items()}
+    assert len(set(derived.values())) == len(topology.OPERATIONS)
+    # Each derived ARN is a machine the functions may start, and its executions ones they may describe.
+    by_logical_id = {
+        synth.logical_id(machine): names[operation]
+        for operation, machine in synth.stacks[stage].orchestration.state_machines.items()
+    }
+    started: set[str] = set()
+    described: set[str] = set()
+    for policy in synth.resources("AWS::IAM::Policy", stage).values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources = as_list(statement["Resource"])
+            if statement["Action"] == "states:StartExecution":
+                started |= {arn(by_logical_id[r["Ref"]]) for r in resources}
+            elif statement["Action"] == "states:DescribeExecution":
+                described |= {render(r) for r in resources}
+    assert started == set(derived.values())
+    executions = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution"
+    assert described == {f"{executions}:{machine.rpartition(':')[2]}:*" for machine in derived.values()}
+    assert template["Outputs"]["StateMachineArn"]["Value"] == {"Ref": create}
 
 
 # -- API -----------------------------------------------------------------------------------------
@@ -177,10 +225,14 @@ def test_the_api_routes_proxy_to_the_api_function_with_iam_authorization(synth: 
         ("GET", "/plays"),
         ("GET", "/plays/{playId}"),
         ("GET", "/plays/{playId}/fountain"),
+        ("PUT", "/plays/{playId}"),
+        ("DELETE", "/plays/{playId}"),
+        ("GET", "/plays/{playId}/sagas"),
         # The API's own 405 (with Allow) for any other method on a route's path...
         ("ANY", "/plays"),
         ("ANY", "/plays/{playId}"),
         ("ANY", "/plays/{playId}/fountain"),
+        ("ANY", "/plays/{playId}/sagas"),
         ("ANY", "/{proxy+}"),  # ...and its JSON 404 for any other path
     }
     api_function = synth.logical_id(synth.stacks["dev"].functions.by_name["Api"])
@@ -301,10 +353,20 @@ def test_the_outputs_give_the_stage_url_and_what_the_e2e_suite_needs(synth: Synt
         "ApiUrl",
         "TableNames",
         "StateMachineArn",
+        "RevisePlayStateMachineArn",
+        "DeletePlayStateMachineArn",
         "StagingBucketName",
         "EventBusName",
         "AlarmTopicArn",
     } <= set(outputs)
+    machines = synth.stacks["dev"].orchestration.state_machines
+    machine_outputs: dict[str, topology.Operation] = {
+        "StateMachineArn": "create",
+        "RevisePlayStateMachineArn": "revise",
+        "DeletePlayStateMachineArn": "delete",
+    }
+    for output, operation in machine_outputs.items():
+        assert outputs[output]["Value"] == {"Ref": synth.logical_id(machines[operation])}
     url = render(outputs["ApiUrl"]["Value"])
     rest_api = synth.logical_id(synth.stacks["dev"].api.rest_api)
     (stage_id,) = synth.resources("AWS::ApiGateway::Stage")
@@ -340,23 +402,32 @@ def test_alarms_cover_failed_sagas_compensation_failures_and_every_functions_err
     synth: Synthesized,
 ) -> None:
     alarms = _alarms(synth)
-    machine = {"Ref": synth.logical_id(synth.stacks["dev"].orchestration.state_machine)}
-    assert any(
-        a["MetricName"] == "ExecutionsFailed"
-        and a["Dimensions"] == [{"Name": "StateMachineArn", "Value": machine}]
-        for a in alarms
-    )
-    filters = synth.resources("AWS::Logs::MetricFilter")
-    compensation_failed = next(
-        f["Properties"]["MetricTransformations"][0]
-        for f in filters.values()
-        if '"CompensationFailed"' in f["Properties"]["FilterPattern"]
-    )
-    assert any(
-        a["MetricName"] == compensation_failed["MetricName"]
-        and a["Namespace"] == compensation_failed["MetricNamespace"]
-        for a in alarms
-    )
+    orchestration = synth.stacks["dev"].orchestration
+    # Every saga's failed executions; for a revision or deletion, CleanupPending is one of them.
+    for operation, machine in orchestration.state_machines.items():
+        dimension = {"Ref": synth.logical_id(machine)}
+        assert any(
+            a["MetricName"] == "ExecutionsFailed"
+            and a["Dimensions"] == [{"Name": "StateMachineArn", "Value": dimension}]
+            for a in alarms
+        ), operation
+    for operation in ("revise", "delete"):
+        states = json.loads(topology.MACHINES[operation].file.read_text())["States"]
+        assert states["CleanupPending"]["Type"] == "Fail", operation
+    # Every saga that compensates has the COMPENSATION_FAILED alarm, counted from its own log.
+    filters = [f["Properties"] for f in synth.resources("AWS::Logs::MetricFilter").values()]
+    for operation in ("create", "revise"):
+        log_group = {"Ref": synth.logical_id(orchestration.execution_log_groups[operation])}
+        (compensation_failed,) = [
+            f["MetricTransformations"][0]
+            for f in filters
+            if '"CompensationFailed"' in f["FilterPattern"] and f["LogGroupName"] == log_group
+        ]
+        assert any(
+            a["MetricName"] == compensation_failed["MetricName"]
+            and a["Namespace"] == compensation_failed["MetricNamespace"]
+            for a in alarms
+        ), operation
     for spec in topology.FUNCTIONS:
         function = {"Ref": synth.logical_id(synth.stacks["dev"].functions.by_name[spec.name])}
         for metric in ("Errors", "Throttles"):
@@ -368,50 +439,82 @@ def test_alarms_cover_failed_sagas_compensation_failures_and_every_functions_err
         assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
-def test_the_metric_filters_match_the_terminal_states_of_the_asl(synth: Synthesized) -> None:
+@pytest.mark.parametrize("operation", topology.OPERATIONS)
+def test_the_metric_filters_match_the_terminal_states_of_each_asl(
+    synth: Synthesized, operation: topology.Operation
+) -> None:
     from fountain_infra import monitoring
 
-    states = json.loads(topology.STATE_MACHINE_FILE.read_text())["States"]
-    assert states[monitoring.SUCCEEDED_STATE]["Type"] == "Succeed"
-    assert states[monitoring.ROLLED_BACK_STATE]["Type"] == "Fail"
-    assert states[monitoring.COMPENSATION_FAILED_STATE]["Type"] == "Fail"
-    patterns = {f["Properties"]["FilterPattern"] for f in synth.resources("AWS::Logs::MetricFilter").values()}
-    for name, kind in (
-        (monitoring.SUCCEEDED_STATE, "SucceedStateEntered"),
-        (monitoring.ROLLED_BACK_STATE, "FailStateEntered"),
-        (monitoring.COMPENSATION_FAILED_STATE, "FailStateEntered"),
-    ):
-        assert f'{{ ($.type = "{kind}") && ($.details.name = "{name}") }}' in patterns
-
-
-def test_every_play_compensation_failed_event_reaches_the_topic(synth: Synthesized) -> None:
-    (rule,) = [r for r in synth.resources("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
-    properties = rule["Properties"]
-    assert properties["EventPattern"] == {
-        "source": [topology.EVENT_SOURCE],
-        "detail-type": ["PlayCompensationFailed"],
+    states = json.loads(topology.MACHINES[operation].file.read_text())["States"]
+    terminal = {name for name, state in states.items() if state["Type"] in ("Succeed", "Fail")}
+    outcomes = monitoring.OUTCOMES[operation]
+    # Every way a saga of this kind ends is counted, and nothing it cannot reach.
+    assert {outcome.state for outcome in outcomes} == terminal
+    log_group = {"Ref": synth.logical_id(synth.stacks["dev"].orchestration.execution_log_groups[operation])}
+    filters = {
+        f["Properties"]["FilterPattern"]: f["Properties"]
+        for f in synth.resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["LogGroupName"] == log_group
     }
+    assert len(filters) == len(outcomes)
+    for outcome in outcomes:
+        kind = {"Succeed": "SucceedStateEntered", "Fail": "FailStateEntered"}[states[outcome.state]["Type"]]
+        assert outcome.entered == kind
+        pattern = f'{{ ($.type = "{kind}") && ($.details.name = "{outcome.state}") }}'
+        (transformation,) = filters[pattern]["MetricTransformations"]
+        assert transformation["MetricName"] == monitoring.outcome_metric_name(operation, outcome.state)
+    # The create saga's metrics keep the names its alarms and dashboards always had.
+    if operation == "create":
+        assert {monitoring.outcome_metric_name("create", o.state) for o in outcomes} == {
+            "SagasPlayCreated",
+            "SagasRolledBack",
+            "SagasCompensationFailed",
+        }
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "operations"),
+    [("PlayCompensationFailed", ("create", "revise")), ("PlayCleanupPending", ("revise", "delete"))],
+)
+def test_every_event_an_operator_must_act_on_reaches_the_topic(
+    synth: Synthesized, detail_type: str, operations: tuple[str, ...]
+) -> None:
+    (rule,) = [
+        r
+        for r in synth.resources("AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("detail-type") == [detail_type]
+    ]
+    properties = rule["Properties"]
+    assert properties["EventPattern"] == {"source": [topology.EVENT_SOURCE], "detail-type": [detail_type]}
     assert properties["EventBusName"] == {"Ref": synth.logical_id(synth.stacks["dev"].data.event_bus)}
     (target,) = properties["Targets"]
     assert target["Arn"] == {"Ref": next(iter(synth.resources("AWS::SNS::Topic")))}
-    # The ASL really publishes that detail type from that source.
-    asl = topology.STATE_MACHINE_FILE.read_text()
-    assert '"DetailType": "PlayCompensationFailed"' in asl and f'"Source": "{topology.EVENT_SOURCE}"' in asl
+    # The sagas that can end so really publish that detail type from that source.
+    for operation in operations:
+        states = json.loads(topology.MACHINES[operation].file.read_text())["States"].values()  # type: ignore[index]
+        entries = [
+            entry
+            for state in states
+            if state.get("Resource") == "arn:aws:states:::events:putEvents"
+            for entry in state["Parameters"]["Entries"]
+        ]
+        assert {detail_type} <= {e["DetailType"] for e in entries}, operation
+        assert {e["Source"] for e in entries} == {topology.EVENT_SOURCE}, operation
 
 
-def test_the_dashboard_shows_sagas_started_completed_rolled_back_and_their_duration(
-    synth: Synthesized,
-) -> None:
+def test_the_dashboard_shows_each_sagas_starts_outcomes_and_duration(synth: Synthesized) -> None:
+    from fountain_infra import monitoring
+
     (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
     body = render(dashboard["Properties"]["DashboardBody"])
-    for metric in (
-        "ExecutionsStarted",
-        "SagasPlayCreated",
-        "SagasRolledBack",
-        "SagasCompensationFailed",
-        "ExecutionTime",
-    ):
+    for metric in ("ExecutionsStarted", "ExecutionTime"):
         assert f'"{metric}"' in body, metric
+    for operation, outcomes in monitoring.OUTCOMES.items():
+        for outcome in outcomes:
+            assert f'"{monitoring.outcome_metric_name(operation, outcome.state)}"' in body
+        # A row per machine: its starts and durations by its own ARN.
+        machine = synth.logical_id(synth.stacks["dev"].orchestration.state_machines[operation])
+        assert body.count(f"<{machine}>") >= 3, operation
 
 
 def test_stuck_sagas_are_swept_every_five_minutes_and_alarmed_on(synth: Synthesized) -> None:

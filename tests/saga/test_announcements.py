@@ -127,7 +127,12 @@ def test_a_rolled_back_play_whose_event_stays_unpublished_ends_as_rolled_back_an
         entry = ledger.get_entry(report.play_id)
         assert entry is not None
         failure = ledger.failure_of(entry)
-        rolled_back = {"playId": report.play_id, "status": "ROLLED_BACK", "failure": failure}
+        rolled_back = {
+            "playId": report.play_id,
+            "operation": "create",
+            "status": "ROLLED_BACK",
+            "failure": failure,
+        }
         assert json.loads(owed["detail"]) == rolled_back
 
         # The bus still refuses it: the sweeper tries, and it stays owed, for the alarm.

@@ -18,7 +18,7 @@ from fountain_local.lambda_runtime import resolve_handler
 from fountain_local.runtime import ACCOUNT, REGION, LocalAws
 from fountain_local.saga_run import run_saga
 from fountain_saga import topology
-from fountain_saga.entities.models import ScriptRow
+from fountain_saga.entities.heads import read_head
 from fountain_saga.entities.reader import COUNTED_KINDS, count_rows, load_play
 from fountain_saga.play.fountain_import import parse_play
 from fountain_saga.saga import intake, ledger
@@ -112,11 +112,17 @@ def _never_started(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> str:
         raise RuntimeError("the intake's process died")
 
     with monkeypatch.context() as patch:
-        patch.setattr(intake, "_start_execution", died)
+        patch.setattr(intake, "start_execution", died)
         with pytest.raises(RuntimeError, match="died"):
             start_play(PlayRequest(text=example_text()), state_machine_arn=aws.resources.state_machine_arn)
     (name,) = names
     return name.removeprefix("create-")
+
+
+def _head_status(play_id: str) -> str:
+    """ACTIVE while readers see the play, "unpublished" while the saga's lock hides it."""
+    head = read_head(play_id)
+    return head.status if head else "unpublished"
 
 
 def _age(play_id: str, minutes: float) -> None:
@@ -124,7 +130,7 @@ def _age(play_id: str, minutes: float) -> None:
     row = ledger.get_entry(play_id)
     assert row is not None
     started = ledger.timestamp(datetime.now(UTC) - timedelta(minutes=minutes))
-    row.update(actions=[ledger.LedgerRow.created_at.set(started)])
+    row.update(actions=[ledger.LedgerRow.created_at.set(started), ledger.LedgerRow.started_at.set(started)])
 
 
 def _arn(aws: LocalAws, name: str) -> str:
@@ -189,7 +195,7 @@ def test_after_a_restart_a_saga_that_had_published_its_play_completes_with_exact
     play_id = _stopped_after(local_aws, "PublishPlay")
     _lost_to_a_restart(local_aws, _arn(local_aws, execution_name(play_id)))
     assert _entry(play_id).status == "RUNNING"
-    assert ScriptRow.get(play_id, 0).status == "ACTIVE"
+    assert _head_status(play_id) == "ACTIVE"
     lines: list[str] = []
 
     recoveries = recover_after_restart(local_aws.resources.state_machine_arn, lines.append)
@@ -238,7 +244,9 @@ def test_the_sweeper_recovers_a_saga_whose_execution_was_aborted(
     # Once finished, it is nobody's business any more.
     again = sweeper()
     assert not any(_mine(again, kind, play_id) for kind in ("recovered", "exhausted", "stuck"))
-    assert _executions_of(local_aws, play_id) == sorted([execution_name(play_id), f"recover-{play_id}-1"])
+    assert _executions_of(local_aws, play_id) == sorted(
+        [execution_name(play_id), f"recover-create-{play_id}-1"]
+    )
 
 
 def test_the_sweeper_rolls_back_a_saga_that_never_started_and_leaves_a_fresh_one_alone(
@@ -276,7 +284,7 @@ def test_the_sweeper_gives_up_after_three_lost_recoveries_and_reports_the_saga(
         with holding("DeleteDialogue", play_id) as held:
             (recovery,) = _mine(sweeper(), "recovered", play_id)
             assert recovery["attempts"] == attempt
-            assert recovery["executionArn"] == _arn(local_aws, f"recover-{play_id}-{attempt}")
+            assert recovery["executionArn"] == _arn(local_aws, f"recover-create-{play_id}-{attempt}")
             assert held.entered.wait(30)
             sfn.stop_execution(executionArn=recovery["executionArn"])
         assert _wait(local_aws, recovery["executionArn"]) == "ABORTED"
@@ -291,7 +299,7 @@ def test_the_sweeper_gives_up_after_three_lost_recoveries_and_reports_the_saga(
     assert sweeper.metrics["UnrecoverableSagas"] >= 1
     assert _executions_of(local_aws, play_id) == sorted(
         [execution_name(play_id)]
-        + [f"recover-{play_id}-{n}" for n in range(1, topology.MAX_RECOVERY_ATTEMPTS + 1)]
+        + [f"recover-create-{play_id}-{n}" for n in range(1, topology.MAX_RECOVERY_ATTEMPTS + 1)]
     )
     assert _entry(play_id).recovery_attempts == topology.MAX_RECOVERY_ATTEMPTS
     # A restart that loses its last execution gives it no fourth attempt either, and says so.
@@ -327,7 +335,9 @@ def test_two_sweepers_that_find_the_same_lost_saga_start_one_recovery(local_aws:
     assert started[0] is not None and started[1] is None
     assert started[0].execution_arn
     _wait(local_aws, started[0].execution_arn)
-    assert _executions_of(local_aws, play_id) == sorted([execution_name(play_id), f"recover-{play_id}-1"])
+    assert _executions_of(local_aws, play_id) == sorted(
+        [execution_name(play_id), f"recover-create-{play_id}-1"]
+    )
     assert _entry(play_id).status == "ROLLED_BACK"
 
 
@@ -375,7 +385,7 @@ def test_a_resume_puts_the_lock_back_before_the_rows_of_a_published_play_go(loca
     report = run_saga(local_aws, example_text(), fault=fault)
     play_id = report.play_id
     assert report.status == "COMPENSATION_FAILED"
-    assert ScriptRow.get(play_id, 0).status == "ACTIVE"
+    assert _head_status(play_id) == "ACTIVE"
     assert count_rows(play_id) == EXPECTED
     seen: list[str] = []
     path = topology.function("DeleteTransitions").handler
@@ -383,7 +393,7 @@ def test_a_resume_puts_the_lock_back_before_the_rows_of_a_published_play_go(loca
 
     def watch(event: dict[str, Any], context: Any) -> Any:
         if event["playId"] == play_id:
-            seen.append(ScriptRow.get(play_id, 0).status)
+            seen.append(_head_status(play_id))
             seen.append("readable" if load_play(play_id) is not None else "hidden")
         return first_delete(event, context)
 
@@ -394,7 +404,7 @@ def test_a_resume_puts_the_lock_back_before_the_rows_of_a_published_play_go(loca
     finally:
         lambda_runtime._handlers[path] = first_delete
 
-    assert seen[:2] == ["PENDING", "hidden"]  # locked before the first row went
+    assert seen[:2] == ["unpublished", "hidden"]  # locked before the first row went
     entry = _entry(play_id)
     unpublish = {v.name: v for v in ledger.step_views(entry)}["UnpublishPlay"]
     assert (unpublish.status, unpublish.rows) == ("COMPENSATED", 1)

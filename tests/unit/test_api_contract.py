@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,10 @@ from fountain_saga.api import contract
 from fountain_saga.api.app import app
 from fountain_saga.api.requests import MAX_BODY_BYTES
 from fountain_saga.api.responses import compact_json
+from fountain_saga.entities.batch_store import TransientStoreError
 from fountain_saga.play import fountain_import
+from fountain_saga.saga import intake, play_changes
+from fountain_saga.saga.intake import PlayRequest
 from fountain_saga.topology import FAULT_INJECTION_ENV
 from tests.conftest import REPO
 from tests.unit.api_calls import PLAY, Answer, call, event, post_play
@@ -79,20 +82,34 @@ ROLLED_BACK = {"X-Fountain-Fail-At": "CreateActs", "X-Fountain-Fail-Mode": "befo
 class Plays:
     completed: str
     rolled_back: str
+    revisable: str  # revised by the PUT that answers 202
+    deletable: str  # deleted by the DELETE that answers 202
+    deleted: str
+    busy: str  # a revision holds it, its execution not started until the module ends
 
 
 @pytest.fixture(scope="module")
-def plays(local_aws: Any) -> Plays:
-    completed = post_play().json()["playId"]
+def plays(local_aws: Any) -> Iterator[Plays]:
+    completed, revisable, deletable, deleted, busy = (post_play().json()["playId"] for _ in range(5))
     rolled_back = post_play(headers=ROLLED_BACK).json()["playId"]
     local_aws.wait_for_executions()
-    return Plays(completed, rolled_back)
+    assert call(event("DELETE", f"/plays/{deleted}")).status == 202
+    local_aws.wait_for_executions()
+    held: list[tuple[str, str, str, str]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(play_changes, "start_execution", lambda *args: held.append(args))
+        play_changes.start_revision(busy, PlayRequest(PLAY))
+    yield Plays(completed, rolled_back, revisable, deletable, deleted, busy)
+    # A saga left RUNNING with no execution would be recovered by the sweeper of a later test.
+    for args in held:
+        intake.start_execution(*args)
+    local_aws.wait_for_executions()
 
 
-def _fails(target: str) -> Callable[[pytest.MonkeyPatch], None]:
+def _fails(target: str, error: Exception | None = None) -> Callable[[pytest.MonkeyPatch], None]:
     def patch(monkeypatch: pytest.MonkeyPatch) -> None:
         def broken(*_: Any, **__: Any) -> Any:
-            raise RuntimeError("the store is down")
+            raise error or RuntimeError("the store is down")
 
         monkeypatch.setattr(target, broken)
 
@@ -125,17 +142,45 @@ def _list(**query: str) -> Callable[[Plays], dict[str, Any]]:
     return lambda _: event("GET", "/plays", query={k: [v] for k, v in query.items()})
 
 
-def _play(which: str, suffix: str = "") -> Callable[[Plays], dict[str, Any]]:
+def _play(
+    which: str, suffix: str = "", method: str = "GET", **kwargs: Any
+) -> Callable[[Plays], dict[str, Any]]:
     def request(plays: Plays) -> dict[str, Any]:
         play_id = getattr(plays, which, which)
-        return event("GET", f"/plays/{play_id}{suffix}")
+        return event(method, f"/plays/{play_id}{suffix}", **kwargs)
 
     return request
+
+
+def _put(
+    which: str, body: bytes = PLAY.encode(), headers: dict[str, str] | None = None
+) -> Callable[[Plays], dict[str, Any]]:
+    return _play(which, method="PUT", headers={**TEXT, **(headers or {})}, body=body)
+
+
+def _delete(which: str, headers: dict[str, str] | None = None) -> Callable[[Plays], dict[str, Any]]:
+    return _play(which, method="DELETE", headers=headers or {})
+
+
+def _after(
+    first: Callable[[Plays], dict[str, Any]], status: int, then: Callable[[Plays], dict[str, Any]]
+) -> Callable[[Plays], dict[str, Any]]:
+    """The request ``then``, once ``first`` was answered ``status``."""
+
+    def both(plays: Plays) -> dict[str, Any]:
+        answer = call(first(plays))
+        assert answer.status == status, answer.body
+        return then(plays)
+
+    return both
 
 
 CREATE = ("POST", "/plays")
 LIST = ("GET", "/plays")
 VIEW = ("GET", "/plays/{playId}")
+REVISE = ("PUT", "/plays/{playId}")
+DELETE = ("DELETE", "/plays/{playId}")
+SAGAS = ("GET", "/plays/{playId}/sagas")
 TEXT_OF = ("GET", "/plays/{playId}/fountain")
 MISSING = "f" * 32
 CASES = [
@@ -176,6 +221,13 @@ CASES = [
         "unknown_fault_mode",
     ),
     Case(
+        "a number of failing attempts of 0",
+        CREATE,
+        _post(PLAY.encode(), {**TEXT, "X-Fountain-Fail-At": "CreateActs", "X-Fountain-Fail-Attempts": "0"}),
+        400,
+        "invalid_fault",
+    ),
+    Case(
         "a key reused with another body",
         CREATE,
         _post(b"INT. B\n\nBOB\nBye.\n", {**TEXT, "Idempotency-Key": "contract-reused-key"}),
@@ -201,11 +253,14 @@ CASES = [
         _fails("fountain_saga.api.app.start_play"),
     ),
     Case("a page", LIST, _list(limit="2"), 200),
+    Case("a page of deleted plays", LIST, _list(status="DELETED"), 200),
     Case("an unknown status", LIST, _list(status="DONE"), 400, "invalid_status"),
+    Case("a saga's status, not a play's", LIST, _list(status="CLEANUP_PENDING"), 400, "invalid_status"),
     Case("a superscript limit", LIST, _list(limit="²"), 400, "invalid_limit"),
     Case("a forged token", LIST, _list(nextToken="eyJwbGF5SWQiOnsiUyI6IngifX0"), 400, "invalid_next_token"),
     Case("the store down", LIST, _list(), 500, "internal_error", _fails("fountain_saga.api.app.list_plays")),
     Case("a play", VIEW, _play("completed"), 200),
+    Case("a deleted play", VIEW, _play("deleted"), 200),
     Case("not a play id", VIEW, _play("XYZ"), 400, "invalid_play_id"),
     Case("no such play", VIEW, _play(MISSING), 404, "play_not_found"),
     Case(
@@ -216,17 +271,199 @@ CASES = [
         "internal_error",
         _fails("fountain_saga.saga.ledger.get_entry"),
     ),
+    Case("a draft", REVISE, _put("revisable", headers={"If-Match": '"1"'}), 202),
+    Case("not a play id", REVISE, _put("XYZ"), 400, "invalid_play_id"),
+    Case("not JSON", REVISE, _put("completed", b"{", JSON), 400, "malformed_json"),
+    Case("JSON that is no play", REVISE, _put("completed", b'{"text": "INT. A"}', JSON), 400, "invalid_body"),
+    Case("invalid UTF-8", REVISE, _put("completed", b"INT. CAF\xc9\n"), 400, "invalid_encoding"),
+    Case("blank text", REVISE, _put("completed", b"  \n"), 400, "empty_play"),
+    Case("no play in it", REVISE, _put("completed", b"It rains.\n"), 400, "invalid_play"),
+    Case("a 1 MB line", REVISE, _put("completed", b"INT. A\n\n" + b"x" * 1_000_000), 400, "play_too_large"),
+    Case(
+        "a bad Idempotency-Key",
+        REVISE,
+        _put("completed", headers={"Idempotency-Key": "a b"}),
+        400,
+        "invalid_idempotency_key",
+    ),
+    Case(
+        "an unquoted version", REVISE, _put("completed", headers={"If-Match": "1"}), 400, "invalid_if_match"
+    ),
+    Case(
+        "a fault where injection is off",
+        REVISE,
+        _put("completed", headers={"X-Fountain-Fail-At": "CreateActs"}),
+        400,
+        "fault_injection_disabled",
+        _injection_off,
+    ),
+    Case(
+        "a step only a create has",
+        REVISE,
+        _put("completed", headers={"X-Fountain-Fail-At": "PublishPlay"}),
+        400,
+        "unknown_step",
+    ),
+    Case(
+        "an unknown fault mode",
+        REVISE,
+        _put("completed", headers={"X-Fountain-Fail-At": "CleanUpActs", "X-Fountain-Fail-Mode": "melt"}),
+        400,
+        "unknown_fault_mode",
+    ),
+    Case(
+        "failing attempts without a step",
+        REVISE,
+        _put("completed", headers={"X-Fountain-Fail-Attempts": "2"}),
+        400,
+        "invalid_fault",
+    ),
+    Case("no such play", REVISE, _put(MISSING), 404, "play_not_found"),
+    Case("a play a revision holds", REVISE, _put("busy"), 409, "saga_in_progress"),
+    Case("a rolled-back play", REVISE, _put("rolled_back"), 409, "play_not_complete"),
+    Case(
+        "a key reused with another draft",
+        REVISE,
+        _after(
+            _put("busy", headers={"Idempotency-Key": "contract-revise-key"}),
+            409,
+            _put("busy", b"INT. B\n\nBOB\nBye.\n", {"Idempotency-Key": "contract-revise-key"}),
+        ),
+        409,
+        "idempotency_conflict",
+    ),
+    Case("a deleted play", REVISE, _put("deleted"), 410, "play_deleted"),
+    Case(
+        "a version it is not at",
+        REVISE,
+        _put("completed", headers={"If-Match": '"7"'}),
+        412,
+        "precondition_failed",
+    ),
+    Case("over 2 MiB", REVISE, _put("completed", b"x" * (MAX_BODY_BYTES + 1)), 413, "body_too_large"),
+    Case(
+        "HTML",
+        REVISE,
+        _put("completed", b"<p/>", {"Content-Type": "text/html"}),
+        415,
+        "unsupported_media_type",
+    ),
+    Case(
+        "Latin-1",
+        REVISE,
+        _put("completed", headers={"Content-Type": "text/plain; charset=latin-1"}),
+        415,
+        "unsupported_charset",
+    ),
+    Case(
+        "the store down",
+        REVISE,
+        _put("completed"),
+        500,
+        "internal_error",
+        _fails("fountain_saga.api.app.start_revision"),
+    ),
+    Case("a play", DELETE, _delete("deletable"), 202),
+    Case("a deleted play, again", DELETE, _delete("deleted"), 202),
+    Case("not a play id", DELETE, _delete("XYZ"), 400, "invalid_play_id"),
+    Case(
+        "a bad Idempotency-Key",
+        DELETE,
+        _delete("completed", {"Idempotency-Key": "é"}),
+        400,
+        "invalid_idempotency_key",
+    ),
+    Case("two versions", DELETE, _delete("completed", {"If-Match": '"1", "2"'}), 400, "invalid_if_match"),
+    Case(
+        "a fault where injection is off",
+        DELETE,
+        _delete("completed", {"X-Fountain-Fail-At": "DeleteActs"}),
+        400,
+        "fault_injection_disabled",
+        _injection_off,
+    ),
+    Case(
+        "a step only a create has",
+        DELETE,
+        _delete("completed", {"X-Fountain-Fail-At": "CreateActs"}),
+        400,
+        "unknown_step",
+    ),
+    Case(
+        "an unknown fault mode",
+        DELETE,
+        _delete("completed", {"X-Fountain-Fail-At": "DeleteActs", "X-Fountain-Fail-Mode": "melt"}),
+        400,
+        "unknown_fault_mode",
+    ),
+    Case(
+        "a fault mode without a step",
+        DELETE,
+        _delete("completed", {"X-Fountain-Fail-Mode": "before"}),
+        400,
+        "invalid_fault",
+    ),
+    Case("no such play", DELETE, _delete(MISSING), 404, "play_not_found"),
+    Case("a play a revision holds", DELETE, _delete("busy"), 409, "saga_in_progress"),
+    Case(
+        "a key reused with another fault",
+        DELETE,
+        _after(
+            _delete("busy", {"Idempotency-Key": "contract-delete-key"}),
+            409,
+            _delete("busy", {"Idempotency-Key": "contract-delete-key", "X-Fountain-Fail-At": "DeleteActs"}),
+        ),
+        409,
+        "idempotency_conflict",
+    ),
+    Case(
+        "a version it is not at",
+        DELETE,
+        _delete("completed", {"If-Match": '"7"'}),
+        412,
+        "precondition_failed",
+    ),
+    Case(
+        "the store down",
+        DELETE,
+        _delete("completed"),
+        500,
+        "internal_error",
+        _fails("fountain_saga.api.app.start_deletion"),
+    ),
+    Case("a deleted play's", SAGAS, _play("deleted", "/sagas"), 200),
+    Case("not a play id", SAGAS, _play("XYZ", "/sagas"), 400, "invalid_play_id"),
+    Case("no such play", SAGAS, _play(MISSING, "/sagas"), 404, "play_not_found"),
+    Case(
+        "the store down",
+        SAGAS,
+        _play("deleted", "/sagas"),
+        500,
+        "internal_error",
+        _fails("fountain_saga.saga.ledger.saga_history"),
+    ),
     Case("a completed play", TEXT_OF, _play("completed", "/fountain"), 200),
     Case("not a play id", TEXT_OF, _play("XYZ", "/fountain"), 400, "invalid_play_id"),
     Case("no such play", TEXT_OF, _play(MISSING, "/fountain"), 404, "play_not_found"),
     Case("a rolled-back play", TEXT_OF, _play("rolled_back", "/fountain"), 409, "play_not_complete"),
+    Case("a deleted play", TEXT_OF, _play("deleted", "/fountain"), 410, "play_deleted"),
+    Case(
+        "a play revised while read",
+        TEXT_OF,
+        _play("completed", "/fountain"),
+        503,
+        "play_changing",
+        _fails(
+            "fountain_saga.api.app.read_play", TransientStoreError("play changed 3 times while it was read")
+        ),
+    ),
     Case(
         "the store down",
         TEXT_OF,
         _play("completed", "/fountain"),
         500,
         "internal_error",
-        _fails("fountain_saga.api.app.load_play"),
+        _fails("fountain_saga.api.app.read_play"),
     ),
 ]
 
@@ -260,9 +497,10 @@ def _assert_compact_json_or_text(answer: Answer) -> None:
     [
         ("DELETE", "/plays", "GET, HEAD, POST"),
         ("PUT", "/plays", "GET, HEAD, POST"),
-        ("POST", f"/plays/{MISSING}", "GET, HEAD"),
-        ("PATCH", f"/plays/{MISSING}", "GET, HEAD"),
+        ("POST", f"/plays/{MISSING}", "DELETE, GET, HEAD, PUT"),
+        ("PATCH", f"/plays/{MISSING}", "DELETE, GET, HEAD, PUT"),
         ("DELETE", f"/plays/{MISSING}/fountain", "GET, HEAD"),
+        ("PUT", f"/plays/{MISSING}/sagas", "GET, HEAD"),
         ("POST", "/openapi.json", "GET, HEAD"),
     ],
 )

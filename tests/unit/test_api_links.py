@@ -38,10 +38,27 @@ def test_a_play_started_through_a_stage_links_to_itself_through_that_stage(local
     play_id = started.json()["playId"]
     assert started.headers["Location"] == f"/dev/plays/{play_id}" == started.json()["links"]["self"]
 
+    play_links = {
+        "self": f"/dev/plays/{play_id}",
+        "fountain": f"/dev/plays/{play_id}/fountain",
+        "sagas": f"/dev/plays/{play_id}/sagas",
+    }
     view = call(event("GET", f"/plays/{play_id}", stage="dev")).json()
-    assert view["links"] == {"self": f"/dev/plays/{play_id}", "fountain": f"/dev/plays/{play_id}/fountain"}
+    assert view["links"] == play_links
     listed = call(event("GET", "/plays", stage="dev", query={"limit": ["1"]})).json()["plays"]
     assert listed[0]["links"]["self"] == f"/dev/plays/{play_id}"
+    local_aws.wait_for_executions()
+
+    revising = call(
+        event("PUT", f"/plays/{play_id}", stage="dev", headers={"Content-Type": "text/plain"}, body=b"INT. B")
+    )
+    assert revising.status == 202, revising.body
+    assert revising.headers["Location"] == play_links["self"] and revising.json()["links"] == play_links
+    local_aws.wait_for_executions()
+    deleting = call(event("DELETE", f"/plays/{play_id}", stage="dev"))
+    assert deleting.status == 202, deleting.body
+    assert deleting.headers["Location"] == play_links["self"]
+    local_aws.wait_for_executions()
 
 
 def test_a_play_started_on_the_local_server_links_without_a_stage(local_aws: Any) -> None:

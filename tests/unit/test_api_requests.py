@@ -1,4 +1,5 @@
-"""Reading POST /plays: what a client can get wrong becomes a 4xx before anything starts."""
+"""Reading POST /plays, PUT and DELETE /plays/{playId}: what a client can get wrong becomes a 4xx
+before anything starts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import base64
 import pytest
 
 from fountain_saga.api.errors import ApiError
-from fountain_saga.api.requests import MAX_BODY_BYTES, read_create_request
+from fountain_saga.api.requests import (
+    MAX_BODY_BYTES,
+    read_create_request,
+    read_fault,
+    read_if_match,
+    read_play_request,
+)
+from fountain_saga.topology import MACHINES, Operation
 
 
 def _read(headers: dict[str, str], body: bytes, *, injection: bool = True) -> object:
@@ -108,3 +116,107 @@ def test_json_within_the_limits_is_read() -> None:
     with pytest.raises(ApiError) as error:
         _read(JSON, nested_title)
     assert "'x' is not a known field" in error.value.message  # parsed, then refused by the schema
+
+
+# -- If-Match and the faults of each operation ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("values", "version"),
+    [
+        ([], None),
+        (['"3"'], 3),
+        (['W/"3"'], 3),
+        ([' "12" '], 12),
+        (["*"], None),
+        (['"999999999"'], 999_999_999),
+    ],
+)
+def test_if_match_takes_a_version_as_get_sends_it_or_any(values: list[str], version: int | None) -> None:
+    assert read_if_match(values) == version
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        (["3"], "'3' is not a version"),
+        (['"abc"'], "'\"abc\"' is not a version"),
+        (['"0"'], "is not a version"),
+        (['"03"'], "is not a version"),
+        (['"1234567890"'], "is not a version"),
+        (['w/"3"'], "is not a version"),
+        (['"-1"'], "is not a version"),
+        (['"3'], "is not a version"),
+        ([""], "If-Match is empty"),
+        ([" , "], "If-Match is empty"),
+        (['"1", "2"'], "names 2 entity tags"),
+        (['"1"', '"2"'], "names 2 entity tags"),
+        (['*, "2"'], "names 2 entity tags"),
+        (['"' + "9" * 5_000 + '"'], "..."),
+    ],
+)
+def test_a_malformed_if_match_is_a_400_that_shows_the_form(values: list[str], says: str) -> None:
+    with pytest.raises(ApiError) as error:
+        read_if_match(values)
+    assert (error.value.status, error.value.code) == (400, "invalid_if_match")
+    assert says in error.value.message
+    assert len(error.value.message) < 300
+
+
+@pytest.mark.parametrize(
+    ("operation", "step"),
+    [
+        ("create", "PublishPlay"),
+        ("revise", "SwitchVersion"),
+        ("revise", "CleanUpDialogue"),
+        ("delete", "ForgetPlay"),
+    ],
+)
+def test_a_fault_names_a_step_of_the_operations_saga(operation: Operation, step: str) -> None:
+    fault = read_fault({"x-fountain-fail-at": step, "x-fountain-fail-attempts": "2"}, True, operation)
+    assert fault is not None and fault.to_event() == {"step": step, "mode": "partial", "failures": 2}
+
+
+@pytest.mark.parametrize(
+    ("operation", "step"), [("create", "SwitchVersion"), ("revise", "PublishPlay"), ("delete", "CreateActs")]
+)
+def test_a_step_of_another_operation_is_refused_with_the_operations_steps(
+    operation: Operation, step: str
+) -> None:
+    with pytest.raises(ApiError) as error:
+        read_fault({"x-fountain-fail-at": step}, True, operation)
+    assert (error.value.status, error.value.code) == (400, "unknown_step")
+    assert f"no step of a {operation} saga" in error.value.message
+    assert ", ".join(MACHINES[operation].steps) in error.value.message
+
+
+@pytest.mark.parametrize("attempts", ["0", "-1", "101", "1.5", "two", "", "²", "9" * 5_000])
+def test_failing_attempts_are_a_whole_number_from_1_to_100(attempts: str) -> None:
+    with pytest.raises(ApiError) as error:
+        read_fault(
+            {"x-fountain-fail-at": "CleanUpActs", "x-fountain-fail-attempts": attempts}, True, "revise"
+        )
+    assert (error.value.status, error.value.code) == (400, "invalid_fault")
+    assert "from 1 to 100" in error.value.message
+
+
+@pytest.mark.parametrize("header", ["x-fountain-fail-mode", "x-fountain-fail-attempts"])
+def test_how_a_step_fails_needs_the_step(header: str) -> None:
+    with pytest.raises(ApiError) as error:
+        read_fault({header: "1"}, True, "delete")
+    assert (error.value.status, error.value.code) == (400, "invalid_fault")
+    assert "X-Fountain-Fail-At" in error.value.message
+
+
+def test_a_draft_is_read_as_a_play_with_the_revisions_faults() -> None:
+    request = read_play_request(
+        {
+            "Content-Type": "text/plain",
+            "X-Fountain-Fail-At": "CleanUpScript",
+            "X-Fountain-Fail-Attempts": "3",
+        },
+        base64.b64encode(b"INT. A").decode(),
+        True,
+        injection_allowed=True,
+        operation="revise",
+    )
+    assert request.text == "INT. A"
+    assert request.fault is not None and request.fault.failures == 3

@@ -92,25 +92,27 @@ def test_rows_carry_the_saga_id() -> None:
 
     request = _request()
     service.create_entities("dialogue", "CreateDialogue", request)
-    sagas = {row.saga_id for row in DialogueRow.query(request.play_id)}
+    sagas = {row.saga_id for row in DialogueRow.query(request.partition)}
     assert sagas == {request.saga_id}
 
 
-def _script_status(request: StepRequest) -> Any:
-    from fountain_saga.entities.models import ScriptRow
+def _head(request: StepRequest) -> Any:
+    from fountain_saga.entities.heads import read_head
 
-    return ScriptRow.get(request.play_id, 0).status
+    return read_head(request.play_id)
 
 
 def test_publish_lifts_the_lock_and_unpublish_puts_it_back() -> None:
     request = _request()
     service.create_entities("script", "CreateScript", request)
-    assert _script_status(request) == "PENDING"
+    assert _head(request) is None
     service.publish_play("PublishPlay", request)
-    assert _script_status(request) == "ACTIVE"
-    service.unpublish_play("UnpublishPlay", request)
-    service.unpublish_play("UnpublishPlay", request)
-    assert _script_status(request) == "PENDING"
+    service.publish_play("PublishPlay", request)  # delivered twice: the same head
+    head = _head(request)
+    assert (head.version, head.status, head.saga_id) == (1, "ACTIVE", request.saga_id)
+    assert service.unpublish_play("UnpublishPlay", request).rows == 1
+    assert service.unpublish_play("UnpublishPlay", request).rows == 0
+    assert _head(request) is None
 
 
 def test_publish_without_a_script_fails_and_unpublish_has_nothing_to_undo() -> None:

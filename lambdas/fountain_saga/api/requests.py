@@ -1,4 +1,5 @@
-"""Reading a POST /plays request: content type, size, encoding, JSON body and headers.
+"""Reading a request that starts a saga (POST /plays, PUT and DELETE /plays/{playId}): content
+type, size, encoding, JSON body and headers.
 
 Everything a client can get wrong is turned into an ApiError here, before anything is staged
 or started, so a rejected request leaves no trace.
@@ -19,7 +20,7 @@ from fountain_saga.api.errors import ApiError
 from fountain_saga.play.fountain_import import MAX_TITLE_CHARS
 from fountain_saga.saga.faults import FAULT_MODES, FaultPlan
 from fountain_saga.saga.intake import PlayRequest
-from fountain_saga.topology import FORWARD_STEPS
+from fountain_saga.topology import MACHINES, Operation
 
 # Well under API Gateway's 10 MB and Lambda's 6 MB synchronous payload (base64 adds a third);
 # Big Fish, a feature film, is 0.2 MB.
@@ -27,6 +28,14 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FAIL_AT_HEADER = "x-fountain-fail-at"
 FAIL_MODE_HEADER = "x-fountain-fail-mode"
+FAIL_ATTEMPTS_HEADER = "x-fountain-fail-attempts"
+# A retried step is tried 7 times (the first attempt and six retries); more failures than this
+# could ever be asked for is a mistake worth a 400, not a fault that is never acted out in full.
+MAX_FAIL_ATTEMPTS = 100
+IF_MATCH_HEADER = "if-match"
+# The API's entity tags are the play's version, 1 and up, as GET sends them: "3". A weak tag
+# (W/"3") names the same version, as no other representation of a version exists.
+ENTITY_TAG = re.compile(r'^(?:W/)?"([1-9][0-9]{0,8})"$')
 # The body is an object of two strings; these bound what a hostile document can make the parser
 # do long before the interpreter's own limits (recursion, int() of 4,300 digits) are reached.
 MAX_JSON_DEPTH = 32
@@ -34,7 +43,7 @@ MAX_JSON_NUMBER_CHARS = 100
 
 
 class CreatePlayBody(BaseModel):
-    """The JSON body of POST /plays."""
+    """The JSON body of POST /plays, and of PUT /plays/{playId}."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -45,8 +54,23 @@ class CreatePlayBody(BaseModel):
 def read_create_request(
     headers: dict[str, str], body: str | None, is_base64: bool, *, injection_allowed: bool
 ) -> PlayRequest:
-    """Turn the HTTP request into a PlayRequest, or raise the ApiError the client should see."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+    """Turn POST /plays into a PlayRequest, or raise the ApiError the client should see."""
+    return read_play_request(
+        headers, body, is_base64, injection_allowed=injection_allowed, operation="create"
+    )
+
+
+def read_play_request(
+    headers: dict[str, str],
+    body: str | None,
+    is_base64: bool,
+    *,
+    injection_allowed: bool,
+    operation: Operation,
+) -> PlayRequest:
+    """Turn a request carrying a play (a create's, or a revision's draft) into a PlayRequest, or
+    raise the ApiError the client should see; a fault header must name a step of ``operation``."""
+    lowered = lowered_headers(headers)
     raw = _body_bytes(body, is_base64)
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(
@@ -79,9 +103,13 @@ def read_create_request(
     return PlayRequest(
         text=fountain,
         title=title,
-        idempotency_key=_idempotency_key(lowered),
-        fault=_fault(lowered, injection_allowed),
+        idempotency_key=read_idempotency_key(lowered),
+        fault=read_fault(lowered, injection_allowed, operation),
     )
+
+
+def lowered_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
 
 
 def _body_bytes(body: str | None, is_base64: bool) -> bytes:
@@ -206,7 +234,8 @@ def _validation_message(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _idempotency_key(headers: dict[str, str]) -> str | None:
+def read_idempotency_key(headers: dict[str, str]) -> str | None:
+    """The Idempotency-Key of these (lower-cased) headers, if any."""
     key = headers.get("idempotency-key")
     if key is None:
         return None
@@ -219,9 +248,18 @@ def _idempotency_key(headers: dict[str, str]) -> str | None:
     return key
 
 
-def _fault(headers: dict[str, str], injection_allowed: bool) -> FaultPlan | None:
+def read_fault(headers: dict[str, str], injection_allowed: bool, operation: Operation) -> FaultPlan | None:
+    """The fault these (lower-cased) headers ask a saga of ``operation`` to act out, if any."""
     step = headers.get(FAIL_AT_HEADER)
     if step is None:
+        for header in (FAIL_MODE_HEADER, FAIL_ATTEMPTS_HEADER):
+            if header in headers:
+                raise ApiError(
+                    400,
+                    "invalid_fault",
+                    f"{_header_name(header)} says how a step fails; "
+                    "send X-Fountain-Fail-At with it to name the step",
+                )
         return None
     if not injection_allowed:
         raise ApiError(
@@ -229,15 +267,70 @@ def _fault(headers: dict[str, str], injection_allowed: bool) -> FaultPlan | None
             "fault_injection_disabled",
             "fault injection is disabled in this deployment; remove the X-Fountain-Fail-At header",
         )
-    if step not in FORWARD_STEPS:
+    steps = MACHINES[operation].steps
+    if step not in steps:
+        shown = step if len(step) <= 64 else step[:64] + "..."
         raise ApiError(
             400,
             "unknown_step",
-            f"X-Fountain-Fail-At names no step: {step!r}; the steps are {', '.join(FORWARD_STEPS)}",
+            f"X-Fountain-Fail-At names no step of a {operation} saga: {shown!r}; "
+            f"its steps are {', '.join(steps)}",
         )
     mode = headers.get(FAIL_MODE_HEADER, "partial")
     if mode not in FAULT_MODES:
         raise ApiError(
             400, "unknown_fault_mode", f"X-Fountain-Fail-Mode must be one of {', '.join(FAULT_MODES)}"
         )
-    return FaultPlan(step=step, mode=mode)
+    return FaultPlan(step=step, mode=mode, failures=_fail_attempts(headers.get(FAIL_ATTEMPTS_HEADER)))
+
+
+def _fail_attempts(value: str | None) -> int | None:
+    if value is None:
+        return None
+    # ASCII digits, bounded before int(), as for any number a client sends.
+    text = value.strip()
+    if (
+        not (0 < len(text) <= 3 and text.isascii() and text.isdigit())
+        or not 1 <= int(text) <= MAX_FAIL_ATTEMPTS
+    ):
+        raise ApiError(
+            400,
+            "invalid_fault",
+            f"X-Fountain-Fail-Attempts must be a whole number from 1 to {MAX_FAIL_ATTEMPTS}: how many "
+            "attempts of the step fail before one succeeds (leave it out for every attempt)",
+        )
+    return int(text)
+
+
+def read_if_match(values: list[str]) -> int | None:
+    """The version If-Match asks for, None for ``*`` or no If-Match; ``values`` are the header's
+    values as sent (a client may send it more than once)."""
+    if not values:
+        return None
+    tags = [tag.strip() for value in values for tag in value.split(",")]
+    tags = [tag for tag in tags if tag]
+    if not tags:
+        raise ApiError(400, "invalid_if_match", f"If-Match is empty; {_IF_MATCH_FORM}")
+    if len(tags) > 1:
+        raise ApiError(
+            400,
+            "invalid_if_match",
+            f"If-Match names {len(tags)} entity tags; send one, the ETag GET gave (or *)",
+        )
+    (tag,) = tags
+    if tag == "*":
+        return None
+    match = ENTITY_TAG.match(tag)
+    if match is None:
+        shown = tag if len(tag) <= 40 else tag[:40] + "..."
+        raise ApiError(400, "invalid_if_match", f"If-Match {shown!r} is not a version; {_IF_MATCH_FORM}")
+    return int(match.group(1))
+
+
+_IF_MATCH_FORM = (
+    'send the ETag GET /plays/{playId} gave, quotes included ("3", or W/"3"), or * for any version'
+)
+
+
+def _header_name(lowered: str) -> str:
+    return "-".join(part.capitalize() for part in lowered.split("-"))

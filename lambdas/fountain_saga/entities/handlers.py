@@ -18,7 +18,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fountain_saga.entities import service
 from fountain_saga.entities.batch_store import TransientStoreError
 from fountain_saga.entities.deadline import Deadline, StepOutOfTime
-from fountain_saga.entities.service import InvalidStepRequest, ScriptMissing, StepRequest, StepResult
+from fountain_saga.entities.service import (
+    InvalidStepRequest,
+    ScriptMissing,
+    StepRequest,
+    StepResult,
+    VersionConflict,
+)
 from fountain_saga.saga.faults import InjectedFault
 
 logger = Logger()
@@ -33,7 +39,14 @@ class StepFailed(Exception):
 
 
 # What a handler may raise as it is: errors whose messages were written for the client.
-CLIENT_SAFE_ERRORS = (InjectedFault, TransientStoreError, InvalidStepRequest, ScriptMissing, StepOutOfTime)
+CLIENT_SAFE_ERRORS = (
+    InjectedFault,
+    TransientStoreError,
+    InvalidStepRequest,
+    ScriptMissing,
+    StepOutOfTime,
+    VersionConflict,
+)
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
@@ -48,9 +61,12 @@ def _step_handler(step: str, operation: Operation) -> Handler:
         metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
         try:
             request = StepRequest.from_event(event)
-            logger.append_keys(step=step, saga_id=request.saga_id)
-            deadline = Deadline.of_invocation(step, context, request.timeout_seconds, started=started)
-            result = operation(step, request, deadline)
+            # One function serves several states (Delete<Kind> compensates, cleans up and
+            # deletes): the state is what the logs, the faults and the deadline's message name.
+            state = request.state or step
+            logger.append_keys(step=state, saga_id=request.saga_id, version=request.version)
+            deadline = Deadline.of_invocation(state, context, request.timeout_seconds, started=started)
+            result = operation(state, request, deadline)
         except CLIENT_SAFE_ERRORS:
             logger.exception("step failed")
             raise
@@ -94,3 +110,8 @@ delete_characters = _step_handler("DeleteCharacters", _delete("characters"))
 delete_dialogue = _step_handler("DeleteDialogue", _delete("dialogue"))
 delete_transitions = _step_handler("DeleteTransitions", _delete("transitions"))
 unpublish_play = _step_handler("UnpublishPlay", service.unpublish_play)
+
+switch_version = _step_handler("SwitchVersion", service.switch_version)
+restore_version = _step_handler("RestoreVersion", service.restore_version)
+mark_deleting = _step_handler("MarkDeleting", service.mark_deleting)
+forget_play = _step_handler("ForgetPlay", service.forget_play)

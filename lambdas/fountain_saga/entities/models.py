@@ -1,8 +1,10 @@
 """The six entity tables as pynamodb models.
 
-Every table is keyed (playId, seq): seq is the entity's position in the play, so a row's key is
-a pure function of the play and a retried write lands on the same keys. Each row carries the id
-of the saga that wrote it.
+Every table is keyed (playVersion, seq): playVersion is "<playId>.<version>", so each version
+of a play is a partition of its own, and seq is the entity's position in that version, so a
+row's key is a pure function of the play and a retried write lands on the same keys. Each row
+carries the id of the saga that wrote it. The script table also holds each play's head (see
+``heads``), at the play id alone.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class EntityRow(Model):
     """Columns every entity row has; subclasses add their own and name their table."""
 
     kind: ClassVar[str]
-    play_id = UnicodeAttribute(hash_key=True, attr_name="playId")
+    partition = UnicodeAttribute(hash_key=True, attr_name="playVersion")
     seq = NumberAttribute(range_key=True)
     saga_id = UnicodeAttribute(attr_name="sagaId")
 
@@ -73,8 +75,6 @@ class ScriptRow(EntityRow):
     title_source = UnicodeAttribute(null=True, attr_name="titleSource")
     preamble = ListAttribute(of=ElementMap)
     tail = UnicodeAttribute(default="")
-    # PENDING until PublishPlay: readers ignore a PENDING script (the saga's semantic lock).
-    status = UnicodeAttribute(default="PENDING")
 
 
 class ActRow(EntityRow):

@@ -29,9 +29,9 @@ ValueEncoder = Callable[[Any], dict[str, Any]]
 ValueDecoder = Callable[[dict[str, Any]], Any]
 
 
-def row_from_record(kind: str, play_id: str, saga_id: str, record: dict[str, Any]) -> EntityRow:
+def row_from_record(kind: str, partition: str, saga_id: str, record: dict[str, Any]) -> EntityRow:
     model = ENTITY_MODELS[kind]
-    values: dict[str, Any] = {"play_id": play_id, "saga_id": saga_id, "seq": record.get("seq", 0)}
+    values: dict[str, Any] = {"partition": partition, "saga_id": saga_id, "seq": record.get("seq", 0)}
     for name, attribute in model.get_attributes().items():
         if name in values or name not in record:
             continue
@@ -45,14 +45,19 @@ def row_from_record(kind: str, play_id: str, saga_id: str, record: dict[str, Any
     return model(**values)
 
 
-def item_from_record(kind: str, play_id: str, saga_id: str, record: dict[str, Any]) -> Item:
+def item_from_record(kind: str, partition: str, saga_id: str, record: dict[str, Any]) -> Item:
     """The DynamoDB item ``row_from_record(...).serialize()`` gives, without building a model.
 
     A step writes thousands of rows, and a pynamodb model instance (with a map instance per
     line and element) costs more than the write itself; this encodes straight from the
     record, following the same model's attributes, names, defaults and null rules.
     """
-    values: dict[str, Any] = {**record, "play_id": play_id, "saga_id": saga_id, "seq": record.get("seq", 0)}
+    values: dict[str, Any] = {
+        **record,
+        "partition": partition,
+        "saga_id": saga_id,
+        "seq": record.get("seq", 0),
+    }
     return _encode_container(_model_plan(kind), values)
 
 
@@ -68,7 +73,7 @@ def record_from_row(row: EntityRow) -> dict[str, Any]:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         record[name] = value
-    record.pop("play_id", None)
+    record.pop("partition", None)
     record.pop("saga_id", None)
     return record
 
@@ -78,8 +83,14 @@ def record_from_item(kind: str, item: Item) -> dict[str, Any]:
     return _decode_container(_decoding_plan(kind), item)
 
 
-def key_of(play_id: str, seq: int) -> dict[str, Any]:
-    return {"playId": {"S": play_id}, "seq": {"N": str(seq)}}
+def partition_of(play_id: str, version: int) -> str:
+    """The partition holding one version of a play in every entity table."""
+    return f"{play_id}.{version}"
+
+
+def key_of(partition: str, seq: int) -> dict[str, Any]:
+    """An entity row's key: a version's partition (or, for the script's head, the play id alone)."""
+    return {"playVersion": {"S": partition}, "seq": {"N": str(seq)}}
 
 
 def _is_map(element_type: Any) -> bool:
@@ -153,7 +164,7 @@ _Decoding = tuple[tuple[str, str, Any, ValueDecoder], ...]
 
 @cache
 def _decoding_plan(kind: str) -> _Decoding:
-    return _decoders(ENTITY_MODELS[kind].get_attributes(), skip=("play_id", "saga_id"))
+    return _decoders(ENTITY_MODELS[kind].get_attributes(), skip=("partition", "saga_id"))
 
 
 @cache
@@ -207,13 +218,18 @@ Sizer = Callable[[Any], int]
 _Sizing = tuple[tuple[str, int, Attribute[Any], Sizer], ...]
 
 
-def encoded_size(kind: str, play_id: str, saga_id: str, record: Any) -> int:
+def encoded_size(kind: str, partition: str, saga_id: str, record: Any) -> int:
     """``item_size(item_from_record(...))``, without building the item (the intake sizes every row).
 
     ``record`` may also be the document's dataclass itself, whose fields are the record's.
     """
     fields = _fields(record)
-    values: dict[str, Any] = {**fields, "play_id": play_id, "saga_id": saga_id, "seq": fields.get("seq", 0)}
+    values: dict[str, Any] = {
+        **fields,
+        "partition": partition,
+        "saga_id": saga_id,
+        "seq": fields.get("seq", 0),
+    }
     return _container_size(_sizing_plan(kind), values, nested=False)
 
 

@@ -14,16 +14,18 @@ from fountain_saga.entities.records import encoded_size
 from fountain_saga.play.document import ENTITY_KINDS, PlayDocument
 from fountain_saga.play.fountain_import import PlayTooLarge
 
-# Ids as long as the real ones (a 32-character play id, "create-" and the play id as saga id).
+# Keys and ids as long as the real ones can be: a 32-character play id with a version of up to
+# eight digits as the partition, and the longest saga id (a revision's) stamped on every row.
 _PLAY_ID = "0" * 32
-_SAGA_ID = "create-" + _PLAY_ID
+_PARTITION = f"{_PLAY_ID}.{'9' * 8}"
+_SAGA_ID = f"revise-{_PLAY_ID}-{'9' * 8}"
 
 
 def check_storable(play: PlayDocument) -> None:
     """Raise PlayTooLarge when any row of this play would exceed DynamoDB's item size."""
     for kind in ENTITY_KINDS:
         for part in [play.script] if kind == "script" else getattr(play, kind):
-            size = encoded_size(kind, _PLAY_ID, _SAGA_ID, part)
+            size = encoded_size(kind, _PARTITION, _SAGA_ID, part)
             if size > MAX_ITEM_BYTES:
                 record = vars(part)
                 raise PlayTooLarge(

@@ -12,7 +12,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fountain_saga.topology import COMPENSATIONS, FAULT_INJECTION_ENV, FORWARD_STEPS
+from fountain_saga.topology import (
+    COMPENSATIONS,
+    FAULT_INJECTION_ENV,
+    MACHINES,
+    REVISE_PIVOT_COMPENSATION,
+)
+
+# Every state a fault can be injected at, in any saga: its Lambda steps.
+FAULT_STEPS: tuple[str, ...] = tuple(dict.fromkeys(step for m in MACHINES.values() for step in m.steps))
+COMPENSATION_STEPS: tuple[str, ...] = (*COMPENSATIONS.values(), REVISE_PIVOT_COMPENSATION)
 
 FaultMode = Literal["before", "partial", "timeout"]
 FAULT_MODES: tuple[FaultMode, ...] = ("before", "partial", "timeout")
@@ -34,8 +43,8 @@ class CompensationFault:
     failures: int | None = None
 
     def __post_init__(self) -> None:
-        if self.step not in COMPENSATIONS.values():
-            names = ", ".join(COMPENSATIONS.values())
+        if self.step not in COMPENSATION_STEPS:
+            names = ", ".join(COMPENSATION_STEPS)
             raise ValueError(f"unknown compensation {self.step!r}; the compensations are {names}")
         if self.failures is not None and self.failures < 1:
             raise ValueError("failures must be at least 1 (or None for every attempt)")
@@ -46,15 +55,21 @@ class CompensationFault:
 
 @dataclass(frozen=True)
 class FaultPlan:
+    """Make the state ``step`` fail: on every attempt, or on its first ``failures`` (a retried
+    step, such as a revision's clean-up, then succeeds on the next one)."""
+
     step: str
     mode: FaultMode = "partial"
     compensation: CompensationFault | None = None
+    failures: int | None = None
 
     def __post_init__(self) -> None:
-        if self.step not in FORWARD_STEPS:
-            raise ValueError(f"unknown step {self.step!r}; the steps are {', '.join(FORWARD_STEPS)}")
+        if self.step not in FAULT_STEPS:
+            raise ValueError(f"unknown step {self.step!r}; the steps are {', '.join(FAULT_STEPS)}")
         if self.mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {self.mode!r}; the modes are {', '.join(FAULT_MODES)}")
+        if self.failures is not None and self.failures < 1:
+            raise ValueError("failures must be at least 1 (or None for every attempt)")
 
     @classmethod
     def from_event(cls, raw: Any) -> FaultPlan | None:
@@ -67,18 +82,23 @@ class FaultPlan:
             compensation=CompensationFault(compensation["step"], compensation.get("failures"))
             if compensation
             else None,
+            failures=raw.get("failures"),
         )
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {"step": self.step, "mode": self.mode}
+        if self.failures is not None:
+            event["failures"] = self.failures
         if self.compensation:
             event["compensation"] = {"step": self.compensation.step, "failures": self.compensation.failures}
         return event
 
 
-def fault_for(plan: FaultPlan | None, step: str) -> FaultPlan | None:
-    """The fault this step must act out, if any and if this deployment allows it."""
+def fault_for(plan: FaultPlan | None, step: str, attempt: int = 0) -> FaultPlan | None:
+    """The fault this attempt of this step must act out, if any and if this deployment allows it."""
     if plan is None or plan.step != step or not injection_enabled():
+        return None
+    if plan.failures is not None and attempt >= plan.failures:
         return None
     return plan
 

@@ -128,13 +128,19 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
     name = execution_name(play_id)
     arn = execution_arn(state_machine_arn, name)
     created_at = now_iso()
-    counts = _entity_counts(play)
+    counts = entity_counts(play)
     entry = ledger.LedgerRow(
         play_id=play_id,
         saga_id=name,
         status="RUNNING",
+        play_status="RUNNING",
+        list_key=ledger.LIST_KEY,
+        version=1,
+        saga_no=1,
+        operation="create",
         title=play.script.title,
         created_at=created_at,
+        started_at=created_at,
         updated_at=created_at,
         request_hash=request.digest(),
         execution_arn=arn,
@@ -159,12 +165,15 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
         # The id the ledger records and every row is stamped with: a resume carries it on, so the
         # semantic lock is checked against the saga that took it, whichever execution runs now.
         "sagaId": entry.saga_id,
+        "operation": "create",
+        "version": 1,
+        "title": play.script.title,
         "play": ref.to_event(),
         "counts": counts,
         "fault": request.fault.to_event() if request.fault else None,
         **step_timeouts(),
     }
-    _start_execution(state_machine_arn, name, arn, json.dumps(saga_input))
+    start_execution(state_machine_arn, name, arn, json.dumps(saga_input))
     entry.update(actions=[ledger.LedgerRow.play_prefix.set(ref.prefix)])
     return StartedPlay(play_id, arn, "RUNNING", play.script.title, counts, replayed=not created)
 
@@ -182,7 +191,7 @@ def step_timeouts() -> dict[str, int]:
     }
 
 
-def _start_execution(state_machine_arn: str, name: str, arn: str, saga_input: str) -> None:
+def start_execution(state_machine_arn: str, name: str, arn: str, saga_input: str) -> None:
     sfn = sfn_client()
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=saga_input)
@@ -192,5 +201,5 @@ def _start_execution(state_machine_arn: str, name: str, arn: str, saga_input: st
             raise IdempotencyConflict(f"a saga named {name} already ran with another input") from error
 
 
-def _entity_counts(play: PlayDocument) -> dict[str, int]:
+def entity_counts(play: PlayDocument) -> dict[str, int]:
     return {"script": 1, **play.counts()}

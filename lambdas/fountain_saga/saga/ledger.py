@@ -1,8 +1,12 @@
-"""The saga ledger: one item per play with the saga's status, each step's status and the failure.
+"""The saga ledger: one item per play, holding the play and its latest saga.
 
-The intake writes the item (conditionally: it doubles as the idempotency record); from then on
-the state machine updates it through DynamoDB service integrations, so entity functions never
-need access to it.
+The play: its title, its state (``playStatus``), its current version and that version's counts.
+The saga: its operation (create, revise, delete), status, each step's status and the failures.
+The intake writes the item (conditionally: it doubles as the idempotency record of a create,
+and as the lock that lets one saga at a time act on a play); from then on the state machine
+updates it through DynamoDB service integrations, so entity functions never need access to it.
+When a new saga starts on a play, the intake first keeps the finished one as an item of its
+own ("<playId>#<sagaNo>"), which no listing index holds: ``GET /plays/{id}/sagas`` reads them.
 """
 
 from __future__ import annotations
@@ -17,17 +21,42 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from fountain_saga.topology import COMPENSATIONS, FORWARD_STEPS, LEDGER_TABLE, SAGA_FUNCTIONS, aws_region
+from fountain_saga.topology import (
+    COMPENSATIONS,
+    FORWARD_STEPS,
+    LEDGER_TABLE,
+    MACHINES,
+    REVISE_PIVOT_COMPENSATION,
+    SAGA_FUNCTIONS,
+    Operation,
+    aws_region,
+)
 
-SagaStatus = Literal["RUNNING", "COMPLETED", "COMPENSATING", "ROLLED_BACK", "COMPENSATION_FAILED"]
+SagaStatus = Literal[
+    "RUNNING", "COMPLETED", "COMPENSATING", "ROLLED_BACK", "COMPENSATION_FAILED", "CLEANUP_PENDING"
+]
 SAGA_STATUSES: tuple[SagaStatus, ...] = (
     "RUNNING",
     "COMPLETED",
     "COMPENSATING",
     "ROLLED_BACK",
     "COMPENSATION_FAILED",
+    "CLEANUP_PENDING",
 )
-TERMINAL_STATUSES = frozenset({"COMPLETED", "ROLLED_BACK", "COMPENSATION_FAILED"})
+TERMINAL_STATUSES = frozenset({"COMPLETED", "ROLLED_BACK", "COMPENSATION_FAILED", "CLEANUP_PENDING"})
+# A saga that ended so: another may start on its play. The others hold the play until an
+# operator's resume finishes them (their rows may be half-written or half-deleted).
+RELEASED_STATUSES = frozenset({"COMPLETED", "ROLLED_BACK"})
+# The play's own state, which a revision running on it does not change until its pivot.
+PlayStatus = Literal["RUNNING", "COMPLETED", "ROLLED_BACK", "COMPENSATION_FAILED", "DELETING", "DELETED"]
+PLAY_STATUSES: tuple[PlayStatus, ...] = (
+    "RUNNING",
+    "COMPLETED",
+    "ROLLED_BACK",
+    "COMPENSATION_FAILED",
+    "DELETING",
+    "DELETED",
+)
 # What a saga says while an execution should be carrying it forward.
 UNFINISHED_STATUSES = ("RUNNING", "COMPENSATING")
 LIST_KEY = "play"
@@ -61,6 +90,15 @@ class ByStatus(GlobalSecondaryIndex["LedgerRow"]):
     created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
+class ByPlayStatus(GlobalSecondaryIndex["LedgerRow"]):
+    class Meta:
+        index_name = "byPlayStatus"
+        projection = _projection("byPlayStatus")
+
+    play_status = UnicodeAttribute(hash_key=True, attr_name="playStatus")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
 class ByOwed(GlobalSecondaryIndex["LedgerRow"]):
     class Meta:
         index_name = "byOwed"
@@ -81,9 +119,17 @@ class LedgerRow(Model):
 
     play_id = UnicodeAttribute(hash_key=True, attr_name="playId")
     saga_id = UnicodeAttribute(attr_name="sagaId")
-    status = UnicodeAttribute()
+    status = UnicodeAttribute()  # the saga's
     title = UnicodeAttribute()
-    list_key = UnicodeAttribute(attr_name="listKey", default=LIST_KEY)
+    # None on a finished saga kept apart (its item is in no listing).
+    list_key = UnicodeAttribute(attr_name="listKey", null=True)
+    play_status = UnicodeAttribute(attr_name="playStatus", null=True)
+    version = NumberAttribute(default=1)
+    saga_no = NumberAttribute(attr_name="sagaNo", default=1)
+    operation = UnicodeAttribute(default="create")
+    # A revision's draft ({version, counts, title}) and the version it replaces ({version, counts}).
+    draft = MapAttribute[str, Any](null=True)
+    previous = MapAttribute[str, Any](null=True)
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     request_hash = UnicodeAttribute(attr_name="requestHash")
@@ -93,8 +139,15 @@ class LedgerRow(Model):
     steps = MapAttribute[str, Any]()
     failure = MapAttribute[str, Any](null=True)
     compensation_failure = MapAttribute[str, Any](null=True, attr_name="compensationFailure")
+    # A retriable step (after a pivot) that still failed after its retries: the resume finishes it.
+    cleanup_failure = MapAttribute[str, Any](null=True, attr_name="cleanupFailure")
     # A fault a test or an operator asked for (step, mode, compensation): why this saga failed.
     injected_fault = MapAttribute[str, Any](null=True, attr_name="injectedFault")
+    # When this saga started (a create's is the play's createdAt): how the sweeper ages it.
+    started_at = UnicodeAttribute(null=True, attr_name="startedAt")
+    # The token of the Idempotency-Key a revision or deletion was asked with (a create's is its
+    # play id): a retry of that request finds its saga by it.
+    request_token = UnicodeAttribute(null=True, attr_name="requestToken")
     resumed_at = UnicodeAttribute(null=True, attr_name="resumedAt")
     # How many times its execution was found lost and a new one started for it (recovery.py):
     # bounded, so a saga whose recovery keeps failing is left to an operator, not retried forever.
@@ -109,6 +162,7 @@ class LedgerRow(Model):
 
     by_created_at = ByCreatedAt()
     by_status = ByStatus()
+    by_play_status = ByPlayStatus()
     by_owed = ByOwed()
 
 
@@ -169,6 +223,35 @@ def get_entry(play_id: str) -> LedgerRow | None:
         return None
 
 
+def archive_key(play_id: str, saga_no: int) -> str:
+    return f"{play_id}#{saga_no:06d}"
+
+
+def archive(row: LedgerRow) -> None:
+    """Keep a finished saga apart before the next one takes the play's item; idempotent.
+
+    The copy carries the saga's event if it still owes one (and the mark the sweeper finds it
+    by), so the item it leaves owes nothing and the event is published once.
+    """
+    kept = LedgerRow(archive_key(row.play_id, int(row.saga_no)), **_saga_values(row))
+    kept.list_key = None
+    kept.play_status = None
+    kept.save()
+
+
+def _saga_values(row: LedgerRow) -> dict[str, Any]:
+    values = {name: getattr(row, name) for name in LedgerRow.get_attributes() if name != "play_id"}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def saga_history(play_id: str, current: LedgerRow) -> list[LedgerRow]:
+    """Every saga of the play, newest first: the current one, then those kept apart."""
+    older = range(int(current.saga_no) - 1, 0, -1)
+    keys = [archive_key(play_id, n) for n in older]
+    found = {row.play_id: row for row in LedgerRow.batch_get(keys)} if keys else {}
+    return [current, *(found[key] for key in keys if key in found)]
+
+
 @dataclass(frozen=True)
 class StepView:
     name: str
@@ -188,7 +271,7 @@ class StepView:
 
 
 def step_views(row: LedgerRow) -> list[StepView]:
-    """Each forward step and each compensation that ran, with its status.
+    """Each step of the saga's operation and each compensation that ran, with its status.
 
     The state machine records a step when it ends; the step after the last recorded one is the
     one running now, and the rest are PENDING.
@@ -196,7 +279,7 @@ def step_views(row: LedgerRow) -> list[StepView]:
     recorded = plain(row.steps)
     views: list[StepView] = []
     running_marked = row.status not in ("RUNNING",)
-    for name in FORWARD_STEPS:
+    for name in MACHINES[_operation(row)].steps:
         entry = recorded.get(name)
         if entry:
             views.append(_view(name, entry))
@@ -205,11 +288,18 @@ def step_views(row: LedgerRow) -> list[StepView]:
             running_marked = True
         else:
             views.append(StepView(name, "PENDING", None, None, None))
-    for forward in reversed(FORWARD_STEPS):
-        name = COMPENSATIONS[forward]
-        if name in recorded:
-            views.append(_view(name, recorded[name]))
+    if _operation(row) != "delete":
+        for name in (*(COMPENSATIONS[f] for f in reversed(FORWARD_STEPS)), REVISE_PIVOT_COMPENSATION):
+            if name in recorded:
+                views.append(_view(name, recorded[name]))
     return views
+
+
+def _operation(row: LedgerRow) -> Operation:
+    operation = row.operation or "create"
+    if operation not in MACHINES:
+        raise ValueError(f"unknown saga operation {operation!r}")
+    return operation
 
 
 def _view(name: str, entry: dict[str, Any]) -> StepView:
@@ -260,6 +350,14 @@ def failure_of(row: LedgerRow) -> dict[str, Any] | None:
 
 def compensation_failure_of(row: LedgerRow) -> dict[str, Any] | None:
     return plain(row.compensation_failure) or None
+
+
+def cleanup_failure_of(row: LedgerRow) -> dict[str, Any] | None:
+    return plain(row.cleanup_failure) or None
+
+
+def counts_of(value: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in plain(value).items()}
 
 
 def announcement_of(row: LedgerRow) -> dict[str, Any] | None:

@@ -28,12 +28,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fountain_saga.entities.models import ScriptRow
-from fountain_saga.entities.service import SCRIPT_SEQ
+from fountain_saga.entities.heads import read_head
 from fountain_saga.saga import ledger
 from fountain_saga.saga.intake import execution_arn, sfn_client, step_timeouts
 from fountain_saga.saga.ledger import LedgerRow
-from fountain_saga.topology import FORWARD_STEPS, MAX_RECOVERY_ATTEMPTS
+from fountain_saga.topology import (
+    FORWARD_STEPS,
+    MAX_RECOVERY_ATTEMPTS,
+    REVISE_PIVOT,
+    REVISE_STEPS,
+    machine_arn,
+)
+
+# The steps a saga of each kind can be compensated from, in order (a deletion has none: it is
+# only ever carried forward).
+_COMPENSABLE_STEPS = {"create": FORWARD_STEPS, "revise": REVISE_STEPS[: REVISE_STEPS.index(REVISE_PIVOT) + 1]}
 
 STUCK_STATUSES = ledger.UNFINISHED_STATUSES
 DEFAULT_STUCK_AFTER = timedelta(minutes=15)
@@ -55,6 +64,7 @@ class CannotResume(Exception):
 @dataclass(frozen=True)
 class StuckSaga:
     play_id: str
+    operation: str
     status: str
     title: str
     created_at: str
@@ -64,6 +74,7 @@ class StuckSaga:
     def to_json(self) -> dict[str, str]:
         return {
             "playId": self.play_id,
+            "operation": self.operation,
             "status": self.status,
             "title": self.title,
             "createdAt": self.created_at,
@@ -77,6 +88,7 @@ class Recovery:
     """What was done for one interrupted saga."""
 
     play_id: str
+    operation: str  # the saga's: create, revise or delete
     ledger_status: str  # as found: RUNNING or COMPENSATING
     execution_status: str  # of the execution found lost: NOT_STARTED, FAILED, TIMED_OUT, ABORTED
     action: RecoveryAction  # exhausted: no more attempts, the saga is left to an operator
@@ -86,6 +98,7 @@ class Recovery:
     def to_json(self) -> dict[str, Any]:
         return {
             "playId": self.play_id,
+            "operation": self.operation,
             "ledgerStatus": self.ledger_status,
             "executionStatus": self.execution_status,
             "action": self.action,
@@ -124,7 +137,9 @@ def stuck_sagas(
 
 
 def _stuck(row: LedgerRow, execution_status: str) -> StuckSaga:
-    return StuckSaga(row.play_id, row.status, row.title, row.created_at, row.updated_at, execution_status)
+    return StuckSaga(
+        row.play_id, row.operation, row.status, row.title, row.created_at, row.updated_at, execution_status
+    )
 
 
 def _execution_status(row: LedgerRow) -> str:
@@ -137,7 +152,12 @@ def _execution_status(row: LedgerRow) -> str:
 
 
 def resume(play_id: str, *, state_machine_arn: str) -> str:
-    """Start the execution that finishes the compensation of this play; return its ARN."""
+    """Start the execution that finishes this play's saga; return its ARN.
+
+    A create's or a revision's compensation is resumed; a revision past its pivot, or a
+    deletion, is carried forward to its end (their steps after the pivot are never undone).
+    ``state_machine_arn`` is the create machine's; the saga's own is found from it.
+    """
     row = ledger.get_entry(play_id)
     if row is None:
         raise CannotResume(f"no play {play_id}")
@@ -146,35 +166,65 @@ def resume(play_id: str, *, state_machine_arn: str) -> str:
         raise CannotResume(f"play {play_id} still has a RUNNING execution ({row.execution_arn}); let it end")
     if row.status in ("COMPLETED", "ROLLED_BACK"):
         raise CannotResume(f"play {play_id} is {row.status}: there is nothing to resume")
+    machine = machine_arn(state_machine_arn, row.operation)  # type: ignore[arg-type]
+    # Each execution needs a name of its own; a second's resolution is plenty for an operator.
+    name = f"resume-{row.saga_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    resume_field = {"previousStatus": row.status, "executionStatus": status}
+    forward = _goes_forward(row)
+    if forward:
+        resume_field["finish"] = forward
+        saga_input = _resume_input(row, resume_field, failure=None)
+        sfn_client().start_execution(stateMachineArn=machine, name=name, input=json.dumps(saga_input))
+        return execution_arn(machine, name)
     failure = ledger.failure_of(row) or {
         # A saga that stopped without recording a failure (it timed out, was stopped, or never
         # started): compensate everything; what was never written is simply not there to delete.
-        "step": FORWARD_STEPS[-1],
+        "step": _COMPENSABLE_STEPS[row.operation][-1],
         "error": f"Operator.Resume.{status}",
         "cause": f"resumed by an operator: the execution was {status} while the ledger said {row.status}",
     }
-    # Each execution needs a name of its own; a second's resolution is plenty for an operator.
-    name = f"resume-{play_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
-    saga_input = _resume_input(
-        row, {"previousStatus": row.status, "executionStatus": status}, failure=failure
-    )
-    sfn_client().start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(saga_input))
-    return execution_arn(state_machine_arn, name)
+    saga_input = _resume_input(row, resume_field, failure=failure)
+    sfn_client().start_execution(stateMachineArn=machine, name=name, input=json.dumps(saga_input))
+    return execution_arn(machine, name)
+
+
+def _goes_forward(row: LedgerRow) -> str | None:
+    """How a resume of this saga goes forward ("publish", "cleanup", "delete"), or None if it
+    compensates. Only a RUNNING create or revision is finished when its pivot had happened: one
+    COMPENSATING had recorded its failure, and readers may have seen it being undone."""
+    if row.operation == "delete":
+        return "delete"
+    if row.operation == "revise":
+        if row.status == "CLEANUP_PENDING" or (row.status == "RUNNING" and _switched_by(row)):
+            return "cleanup"
+        return None
+    return "publish" if row.status == "RUNNING" and _published_by(row) else None
 
 
 def _resume_input(
     row: LedgerRow, resume_field: dict[str, str], *, failure: dict[str, Any] | None
 ) -> dict[str, Any]:
+    draft = ledger.plain(row.draft)
     saga_input: dict[str, Any] = {
         "playId": row.play_id,
         # The saga that stamped the rows and took the lock, not this execution: UnpublishPlay
         # puts the lock back only on a script row of this saga.
         "sagaId": row.saga_id,
-        "counts": {k: int(v) for k, v in ledger.plain(row.counts).items()},
+        "operation": row.operation,
+        # A revision writes (and compensates) its draft; the others act on the play's version.
+        "version": int(draft.get("version") or row.version),
+        "counts": ledger.counts_of(draft["counts"] if draft else row.counts),
+        "title": str(draft.get("title") or row.title),
         "fault": None,
         **step_timeouts(),
         "resume": resume_field,
     }
+    if row.operation == "revise":
+        previous = ledger.plain(row.previous)
+        saga_input["previous"] = {
+            "version": int(previous["version"]),
+            "counts": ledger.counts_of(previous["counts"]),
+        }
     if failure is not None:
         saga_input["failure"] = {k: str(failure.get(k, "")) for k in ("step", "error", "cause")}
     return saga_input
@@ -195,21 +245,21 @@ def recover(
     """
     attempts = int(row.recovery_attempts or 0)
     if attempts >= max_attempts:
-        return Recovery(row.play_id, row.status, execution_status, "exhausted", attempts, None)
+        return Recovery(row.play_id, row.operation, row.status, execution_status, "exhausted", attempts, None)
     found_status = row.status
-    # Only a RUNNING saga is finished: one COMPENSATING had recorded its failure, and readers may
-    # have seen it being undone; it goes on the way it was going.
-    finish = found_status == "RUNNING" and _published_by(row)
+    finish = _goes_forward(row)
     attempt = attempts + 1
-    # Named by the attempt, so a start retried after a crash is that execution, not a second one.
-    name = f"recover-{row.play_id}-{attempt}"
-    arn = execution_arn(state_machine_arn, name)
+    machine = machine_arn(state_machine_arn, row.operation)  # type: ignore[arg-type]
+    # Named by the saga and the attempt, so a start retried after a crash is that execution, not a
+    # second one.
+    name = f"recover-{row.saga_id}-{attempt}"
+    arn = execution_arn(machine, name)
     if not ledger.claim_recovery(row, attempt, arn, ledger.timestamp(datetime.now(UTC))):
         return None
     resume_field = {"previousStatus": found_status, "executionStatus": execution_status}
     failure: dict[str, Any] | None = None
     if finish:
-        resume_field["finish"] = "publish"
+        resume_field["finish"] = finish
     else:
         failure = ledger.failure_of(row) or {
             "step": _interrupted_step(row),
@@ -217,9 +267,15 @@ def recover(
             "cause": f"{why} while the ledger said {found_status}; compensated by recovery attempt {attempt}",
         }
     saga_input = _resume_input(row, resume_field, failure=failure)
-    sfn_client().start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(saga_input))
+    sfn_client().start_execution(stateMachineArn=machine, name=name, input=json.dumps(saga_input))
     return Recovery(
-        row.play_id, found_status, execution_status, "finish" if finish else "compensate", attempt, arn
+        row.play_id,
+        row.operation,
+        found_status,
+        execution_status,
+        "finish" if finish else "compensate",
+        attempt,
+        arn,
     )
 
 
@@ -230,19 +286,24 @@ def _interrupted_step(row: LedgerRow) -> str:
     the compensation chain enters at this step's own compensation and runs down from there.
     """
     recorded = ledger.plain(row.steps)
+    steps = _COMPENSABLE_STEPS[row.operation]
     return next(
-        (step for step in FORWARD_STEPS if (recorded.get(step) or {}).get("status") != "SUCCEEDED"),
-        FORWARD_STEPS[-1],
+        (step for step in steps if (recorded.get(step) or {}).get("status") != "SUCCEEDED"),
+        steps[-1],
     )
 
 
 def _published_by(row: LedgerRow) -> bool:
     """Whether this saga had lifted its lock: PublishPlay runs only once every row is written."""
-    try:
-        script = ScriptRow.get(row.play_id, SCRIPT_SEQ, consistent_read=True)
-    except ScriptRow.DoesNotExist:
-        return False
-    return script.status == "ACTIVE" and script.saga_id == row.saga_id
+    head = read_head(row.play_id)
+    return head is not None and head.saga_id == row.saga_id
+
+
+def _switched_by(row: LedgerRow) -> bool:
+    """Whether this revision's pivot happened: the head is at its draft, and it moved it there."""
+    head = read_head(row.play_id)
+    draft = ledger.plain(row.draft)
+    return head is not None and head.saga_id == row.saga_id and head.version == int(draft.get("version") or 0)
 
 
 def _unfinished(older_than: timedelta | None = None, *, now: datetime | None = None) -> list[LedgerRow]:
@@ -293,7 +354,14 @@ def _log_line(recovery: Recovery, how: str) -> str:
             f"not recovering {found}: {recovery.attempts} recovery attempts already made → "
             "left to an operator (fountain-saga resume)"
         )
-    outcome = "completing: its play had been published" if recovery.action == "finish" else "compensating"
+    finished = {
+        "create": "completing: its play had been published",
+        "revise": "completing: its new version had been made current",
+        "delete": "finishing the deletion",
+    }
+    outcome = (
+        finished.get(recovery.operation, "finishing it") if recovery.action == "finish" else "compensating"
+    )
     return f"recovering {found} → {outcome} (attempt {recovery.attempts})"
 
 
@@ -316,8 +384,9 @@ def sweep(
     result = Sweep()
     for row in _unfinished(min(stuck_after, NOT_STARTED_AFTER), now=now):
         status = _execution_status(row)
-        lost = (status in ENDED_STATUSES and row.created_at < overdue) or (
-            status == NOT_STARTED and (row.recovered_at or row.created_at) < abandoned
+        started = row.started_at or row.created_at
+        lost = (status in ENDED_STATUSES and started < overdue) or (
+            status == NOT_STARTED and (row.recovered_at or started) < abandoned
         )
         if lost:
             why = "its execution never started" if status == NOT_STARTED else f"its execution ended {status}"
@@ -326,6 +395,6 @@ def sweep(
             )
             if recovery is not None:
                 (result.exhausted if recovery.action == "exhausted" else result.recovered).append(recovery)
-        elif row.created_at < overdue:
+        elif started < overdue:
             result.stuck.append(_stuck(row, status))
     return result
