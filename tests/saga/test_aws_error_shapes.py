@@ -33,7 +33,10 @@ EXPECTED = {"script": 1, **parse_play(example_text()).counts()}
 
 
 @pytest.fixture
-def lambda_faults() -> Iterator[ServiceFaults]:
+def lambda_faults(local_aws: LocalAws) -> Iterator[ServiceFaults]:
+    # The faults are the process's: a saga an earlier test left running would take some of them.
+    local_aws.wait_for_executions()
+    assert INVOCATIONS.wait_idle(timeout=30), "a handler of an earlier test was still running"
     SERVICE_FAULTS.clear()
     yield SERVICE_FAULTS
     SERVICE_FAULTS.clear()
