@@ -41,8 +41,9 @@ ASSUMPTIONS = (
     "handler time measured here at the memory configured in topology.py; on AWS the DynamoDB "
     "round trips would make the durations longer.",
     "DynamoDB on-demand: 1 write request unit per started KB of each item put, deleted or updated "
-    "(a delete of an absent key costs 1); each ledger write also writes its 2 global secondary "
-    "indexes, 1 unit each (they project only the keys, title, status, updatedAt and executionArn).",
+    "(a delete of an absent key costs 1); each ledger write is also counted as writing each of the "
+    f"ledger's {len(LEDGER_TABLE.indexes)} global secondary indexes, 1 unit each (they project only keys "
+    "and a few small attributes; the sparse byOwed is written only for an owed event, so this errs high).",
     "S3 staging (one PUT per entity kind, one GET per forward step) and the one EventBridge event "
     "per saga are included; CloudWatch Logs, X-Ray and data transfer are not.",
 )
