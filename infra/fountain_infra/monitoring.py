@@ -176,28 +176,22 @@ class Monitoring(Construct):
                     "partial play (or draft) may remain. The ledger names the play and the "
                     "compensation; clean up before retrying.",
                 )
-        events.Rule(
-            self,
-            "CompensationFailedRule",
-            event_bus=event_bus,
-            description="Forwards every PlayCompensationFailed event to the alarm topic",
-            event_pattern=events.EventPattern(
-                source=[topology.EVENT_SOURCE], detail_type=[COMPENSATION_FAILED_EVENT]
-            ),
-            targets=[targets.SnsTopic(self.topic)],
-        )
-        # A revision or deletion past its pivot whose clean-up keeps failing: the play is as the
-        # saga made it, but rows remain and the play is held until the runbook's resume.
-        events.Rule(
-            self,
-            "CleanupPendingRule",
-            event_bus=event_bus,
-            description="Forwards every PlayCleanupPending event to the alarm topic",
-            event_pattern=events.EventPattern(
-                source=[topology.EVENT_SOURCE], detail_type=[CLEANUP_PENDING_EVENT]
-            ),
-            targets=[targets.SnsTopic(self.topic)],
-        )
+        # Each outcome an operator must act on goes to the topic straight from the bus, with the
+        # play id and the failure in the message: a compensation that kept failing (a partial play
+        # may remain), and a revision or deletion past its pivot whose clean-up keeps failing (the
+        # play is as the saga made it, but rows remain and the play is held until the resume).
+        for rule_id, detail_type in (
+            ("CompensationFailedRule", COMPENSATION_FAILED_EVENT),
+            ("CleanupPendingRule", CLEANUP_PENDING_EVENT),
+        ):
+            events.Rule(
+                self,
+                rule_id,
+                event_bus=event_bus,
+                description=f"Forwards every {detail_type} event to the alarm topic",
+                event_pattern=events.EventPattern(source=[topology.EVENT_SOURCE], detail_type=[detail_type]),
+                targets=[targets.SnsTopic(self.topic)],
+            )
         for name, function in functions.items():
             alarm(
                 f"{name}Errors",

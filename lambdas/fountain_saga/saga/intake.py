@@ -29,6 +29,7 @@ from fountain_saga.saga.idempotency import IdempotencyConflict
 from fountain_saga.topology import (
     STATE_MACHINE_ARN_ENV,
     STEP_TIMEOUT_ENV,
+    Operation,
     compensation_timeout_seconds,
     step_timeout_seconds,
 )
@@ -161,21 +162,38 @@ def start_play(request: PlayRequest, *, state_machine_arn: str | None = None) ->
         return StartedPlay(play_id, arn, entry.status, entry.title, counts, replayed=True)
     ref = stage_play(play, play_id, payloads=prepared.payloads)
     saga_input = {
-        "playId": play_id,
-        # The id the ledger records and every row is stamped with: a resume carries it on, so the
-        # semantic lock is checked against the saga that took it, whichever execution runs now.
-        "sagaId": entry.saga_id,
-        "operation": "create",
-        "version": 1,
-        "title": play.script.title,
+        **execution_input(play_id, entry.saga_id, "create", 1, counts, play.script.title, request.fault),
         "play": ref.to_event(),
-        "counts": counts,
-        "fault": request.fault.to_event() if request.fault else None,
-        **step_timeouts(),
     }
     start_execution(state_machine_arn, name, arn, json.dumps(saga_input))
     entry.update(actions=[ledger.LedgerRow.play_prefix.set(ref.prefix)])
     return StartedPlay(play_id, arn, "RUNNING", play.script.title, counts, replayed=not created)
+
+
+def execution_input(  # noqa: PLR0917 - the fields every saga's execution starts with, in order
+    play_id: str,
+    saga_id: str,
+    operation: Operation,
+    version: int,
+    counts: dict[str, int],
+    title: str,
+    fault: FaultPlan | None,
+) -> dict[str, Any]:
+    """What every execution of every saga carries (a saga adds its claim check or its resume).
+
+    ``saga_id`` is the id the ledger records and every row is stamped with: a resume carries it
+    on, so the semantic lock is checked against the saga that took it, whichever execution runs.
+    """
+    return {
+        "playId": play_id,
+        "sagaId": saga_id,
+        "operation": operation,
+        "version": version,
+        "counts": counts,
+        "title": title,
+        "fault": fault.to_event() if fault else None,
+        **step_timeouts(),
+    }
 
 
 def step_timeout() -> int:

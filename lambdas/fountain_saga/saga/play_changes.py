@@ -30,10 +30,10 @@ from fountain_saga.saga.intake import (
     PlayRequest,
     entity_counts,
     execution_arn,
+    execution_input,
     now_iso,
     prepare_play,
     start_execution,
-    step_timeouts,
 )
 from fountain_saga.saga.ledger import LedgerRow
 from fountain_saga.topology import MACHINES, STATE_MACHINE_ARN_ENV, Operation, machine_arn
@@ -109,7 +109,7 @@ def start_revision(
     if raced is not None:
         return raced
     saga_input = {
-        **_input(play_id, saga_id, "revise", version, counts, document.script.title, request.fault),
+        **execution_input(play_id, saga_id, "revise", version, counts, document.script.title, request.fault),
         "play": ref.to_event(),
         "previous": previous,
     }
@@ -163,7 +163,7 @@ def start_deletion(
     if raced is not None:
         return raced
     version = int(entry.version)
-    saga_input = _input(
+    saga_input = execution_input(
         play_id, saga_id, "delete", version, ledger.counts_of(entry.counts), entry.title, fault
     )
     start_execution(_machine(state_machine_arn, "delete"), saga_id, arn, json.dumps(saga_input))
@@ -319,27 +319,6 @@ def _started(saga: LedgerRow, *, replayed: bool, play: LedgerRow | None = None) 
         saga.execution_arn,
         replayed,
     )
-
-
-def _input(  # noqa: PLR0917 - the execution input's fields, in its order
-    play_id: str,
-    saga_id: str,
-    operation: Operation,
-    version: int,
-    counts: dict[str, int],
-    title: str,
-    fault: FaultPlan | None,
-) -> dict[str, Any]:
-    return {
-        "playId": play_id,
-        "sagaId": saga_id,
-        "operation": operation,
-        "version": version,
-        "counts": counts,
-        "title": title,
-        "fault": fault.to_event() if fault else None,
-        **step_timeouts(),
-    }
 
 
 def _machine(create_arn: str | None, operation: Operation) -> str:

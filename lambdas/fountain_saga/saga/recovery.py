@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from fountain_saga.entities.heads import read_head
 from fountain_saga.saga import ledger
-from fountain_saga.saga.intake import execution_arn, sfn_client, step_timeouts
+from fountain_saga.saga.intake import execution_arn, execution_input, sfn_client
 from fountain_saga.saga.ledger import LedgerRow
 from fountain_saga.topology import (
     FORWARD_STEPS,
@@ -205,18 +205,19 @@ def _resume_input(
     row: LedgerRow, resume_field: dict[str, str], *, failure: dict[str, Any] | None
 ) -> dict[str, Any]:
     draft = ledger.plain(row.draft)
-    saga_input: dict[str, Any] = {
-        "playId": row.play_id,
-        # The saga that stamped the rows and took the lock, not this execution: UnpublishPlay
-        # puts the lock back only on a script row of this saga.
-        "sagaId": row.saga_id,
-        "operation": row.operation,
-        # A revision writes (and compensates) its draft; the others act on the play's version.
-        "version": int(draft.get("version") or row.version),
-        "counts": ledger.counts_of(draft["counts"] if draft else row.counts),
-        "title": str(draft.get("title") or row.title),
-        "fault": None,
-        **step_timeouts(),
+    # The saga that stamped the rows and took the lock, not this execution: UnpublishPlay removes
+    # only a head of this saga. A revision writes (and compensates) its draft; the others act on
+    # the play's version.
+    saga_input = {
+        **execution_input(
+            row.play_id,
+            row.saga_id,
+            row.operation,  # type: ignore[arg-type]
+            int(draft.get("version") or row.version),
+            ledger.counts_of(draft["counts"] if draft else row.counts),
+            str(draft.get("title") or row.title),
+            None,
+        ),
         "resume": resume_field,
     }
     if row.operation == "revise":
