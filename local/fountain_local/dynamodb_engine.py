@@ -95,13 +95,13 @@ class DynamoDbEngine:
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 
-    def stop(self) -> None:
+    def stop(self, wait_seconds: float = 10.0) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=wait_seconds)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

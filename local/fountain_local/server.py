@@ -91,6 +91,9 @@ HOP_BY_HOP = frozenset(
 )
 STAGE = LOCAL_STAGE
 SHUTDOWN_GRACE_SECONDS = 5.0
+# What the stop may take beyond the grace (closing the endpoint, the engine writing its files)
+# before it gives up waiting and exits anyway: one Ctrl-C always ends the server.
+STOP_OVERRUN_SECONDS = 10.0
 LINGER_SECONDS = 2.0
 ERROR_CODES = {
     400: "bad_request",
@@ -849,7 +852,13 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
         "--data-binary @examples/the-last-keeper.fountain"
     )
     stop.wait()
-    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+    stopping_since = time.monotonic()
+    deadline = stopping_since + SHUTDOWN_GRACE_SECONDS
+    watchdog = threading.Timer(
+        SHUTDOWN_GRACE_SECONDS + STOP_OVERRUN_SECONDS, _exit_overrun, args=(engine, log, stopping_since)
+    )
+    watchdog.daemon = True
+    watchdog.start()
     log(
         f"stopping: no new connections; requests and running sagas get {SHUTDOWN_GRACE_SECONDS:g} s "
         "(Ctrl-C again to exit now)"
@@ -869,8 +878,18 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
     sweeper.stop()
     watcher.stop()
     aws.stop(wait_seconds=0)
-    log("stopped")
+    watchdog.cancel()
+    log(f"stopped in {time.monotonic() - stopping_since:.1f} s")
     return 0
+
+
+def _exit_overrun(engine: DynamoDbEngine, log: Log, stopping_since: float) -> None:
+    took = time.monotonic() - stopping_since
+    try:
+        log(f"the stop has taken {took:.0f} s, more than it may: exiting now")
+        engine.stop(wait_seconds=2)
+    finally:
+        os._exit(os.EX_SOFTWARE)
 
 
 def _running_executions(aws: LocalAws) -> int:

@@ -9,7 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from fountain_local.cli import EXIT_UNAVAILABLE
 from tests.conftest import REPO
@@ -57,6 +60,17 @@ def _serve(api_port: int, aws_port: int, out: Path, err: Path, *extra: str) -> s
         )
 
 
+def _exit_code(process: subprocess.Popen[bytes], out: Path) -> int:
+    """The code of a server told to stop, which must exit within its grace and overrun (15 s)."""
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(
+            f"serve did not exit 30 s after the signal; it said:\n{out.read_text()}"
+        ) from None
+
+
 def _json_lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
@@ -74,10 +88,10 @@ def test_serve_stops_on_sigint_with_a_connection_open_and_starts_again_at_once_o
             held.sendall(b"GET /plays?limit=1 HTTP/1.1\r\nHost: fountain\r\n\r\n")
             assert held.recv(12) == b"HTTP/1.1 200"
             first.send_signal(signal.SIGINT)
-            assert first.wait(timeout=30) == 0, first_out.read_text()
+            assert _exit_code(first, first_out) == 0, first_out.read_text()
     finally:
         first.kill()
-    assert "stopped" in first_out.read_text()
+    assert "stopped in" in first_out.read_text()
 
     second_out, second_err = tmp_path / "second.log", tmp_path / "second.err"
     second = _serve(
@@ -99,10 +113,37 @@ def test_serve_stops_on_sigint_with_a_connection_open_and_starts_again_at_once_o
         assert refused.status == 400, refused.text
     finally:
         second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=30) == 0, second_out.read_text()
+        assert _exit_code(second, second_out) == 0, second_out.read_text()
     log = second_out.read_text()
     assert f"saga {played.json()['playId']} COMPLETED" in log  # the running saga was given its seconds
     assert "fault injection off" in log
     assert "step timeout 7 s" in log
     assert not any(line.startswith("{") for line in log.splitlines())  # stdout stays readable lines
     assert {entry["level"] for entry in _json_lines(second_err)} >= {"INFO"}
+
+
+def test_a_stop_that_overruns_says_so_ends_the_engine_and_exits_with_a_software_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fountain_local import server
+    from fountain_local.dynamodb_engine import DynamoDbEngine
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    engine = DynamoDbEngine("dynalite", None, _process=child)
+    said: list[str] = []
+
+    class Exited(Exception):
+        pass
+
+    def exit_now(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(server.os, "_exit", exit_now)
+    try:
+        with pytest.raises(Exited) as exited:
+            server._exit_overrun(engine, said.append, time.monotonic() - 15.2)
+    finally:
+        child.kill()
+    assert exited.value.args == (os.EX_SOFTWARE,)
+    assert said == ["the stop has taken 15 s, more than it may: exiting now"]
+    assert child.returncode == -signal.SIGTERM  # the engine was asked to write its files and go
