@@ -11,20 +11,8 @@ from constructs import Construct
 from fountain_infra.compliance import acknowledge
 from fountain_infra.settings import Settings
 from fountain_saga import topology
+from fountain_saga.api import cors as cors_lists
 
-# Headers a browser client sends (SigV4's, and the API's own) when CORS is configured.
-CORS_HEADERS = [
-    "Content-Type",
-    "Authorization",
-    "X-Amz-Date",
-    "X-Amz-Security-Token",
-    "X-Amz-Content-Sha256",
-    "Idempotency-Key",
-    "If-Match",
-    "X-Fountain-Fail-At",
-    "X-Fountain-Fail-Mode",
-    "X-Fountain-Fail-Attempts",
-]
 # What POST /plays and PUT /plays/{playId} accept (the function answers 415 for anything else).
 BODY_MEDIA_TYPES = ("application/json", "text/plain")
 # Errors API Gateway answers itself take the API's own error shape, compact like every body the
@@ -68,10 +56,9 @@ class Api(Construct):
         cors = (
             apigw.CorsOptions(
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-                allow_headers=CORS_HEADERS,
-                # Where a started saga is followed, and the version If-Match sends back.
-                expose_headers=["Location", "ETag"],
+                allow_methods=list(cors_lists.METHODS),
+                allow_headers=list(cors_lists.REQUEST_HEADERS),
+                expose_headers=list(cors_lists.EXPOSED_HEADERS),
             )
             if settings.cors_origins
             else None
@@ -128,14 +115,20 @@ class Api(Construct):
             removal_policy=settings.removal_policy,
         )
         self.rest_api.deployment_stage.node.add_dependency(self.execution_logs)
+        # The function's answers carry CORS headers of their own; the gateway's must too, or a
+        # browser script sees a 429 or a 403 as a network error.
+        cors_headers = {
+            name: f"'{value}'" for name, value in cors_lists.gateway_headers(settings.cors_origins).items()
+        }
         for response_type, code in GATEWAY_ERROR_CODES.items():
+            # API Gateway sends no Retry-After of its own; a token is back within a second at the
+            # stage's rate, and the local server says the same.
+            retry = {"Retry-After": "'1'"} if response_type == "THROTTLED" else {}
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type}",
                 type=apigw.ResponseType.of(response_type),
                 templates={"application/json": error_template(code)},
-                # API Gateway sends no Retry-After of its own; a token is back within a second at
-                # the stage's rate, and the local server says the same.
-                response_headers={"Retry-After": "'1'"} if response_type == "THROTTLED" else None,
+                response_headers={**retry, **cors_headers} or None,
             )
         # Parameters only: the function validates bodies (see the APIG2 acknowledgement below).
         validator = self.rest_api.add_request_validator(

@@ -134,6 +134,7 @@ class Functions(Construct):
             # The create machine's only: the code derives the others' with topology.machine_arn.
             state_machine_arn=state_machine.state_machine_arn if state_machine else "",
             page_token_secret_arn=self.page_token_key.secret_arn,
+            cors_origins=self._settings.cors_origins,
         )
         return {**env, "POWERTOOLS_LOG_LEVEL": self._settings.log_level}
 

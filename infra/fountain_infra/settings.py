@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 
 from fountain_saga import topology
+from fountain_saga.api.cors import InvalidOrigins, parse_origins
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = ("dev", "prod")
@@ -86,10 +87,7 @@ def _flag(value: Any, name: str) -> bool:
 
 
 def _origins(value: Any) -> tuple[str, ...]:
-    if not value:
-        return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
-    origins = tuple(str(item).strip() for item in items if str(item).strip())
-    if "*" in origins:
-        raise SettingsError("corsOrigins must name origins; '*' would let any site call the API")
-    return origins
+    try:
+        return parse_origins(value)
+    except InvalidOrigins as error:
+        raise SettingsError(f"corsOrigins {error}") from None

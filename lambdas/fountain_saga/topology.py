@@ -35,6 +35,7 @@ STAGING_PREFIX = "plays/"
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 STATE_MACHINE_ARN_ENV = "STATE_MACHINE_ARN"
 FAULT_INJECTION_ENV = "FAULT_INJECTION"
+CORS_ORIGINS_ENV = "CORS_ORIGINS"  # the origins browser clients may call the API from, comma-separated
 # How long the state machine waits for one step before it gives up and compensates. Longer than
 # any saga function's own timeout, so a function is always stopped by Lambda before the saga
 # moves on: no step can still be writing while its compensation runs.
@@ -233,6 +234,7 @@ class FunctionSpec:
     describes_executions: bool = False  # reads the saga executions' status (DescribeExecution)
     publishes_events: bool = False  # puts events on the saga's bus (PutEvents)
     signs_page_tokens: bool = False  # reads the page-token key secret (GetSecretValue)
+    answers_http: bool = False  # the API's function: its answers carry the CORS headers
     timeout_seconds: int = 120
     memory_mb: int = 1024
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -250,6 +252,7 @@ class FunctionSpec:
         fault_injection: bool,
         state_machine_arn: str = "",
         page_token_secret_arn: str = "",
+        cors_origins: tuple[str, ...] = (),
     ) -> dict[str, str]:
         env = {
             "POWERTOOLS_SERVICE_NAME": self.service,
@@ -265,6 +268,8 @@ class FunctionSpec:
             env[STEP_TIMEOUT_ENV] = str(step_timeout_seconds())
         if self.signs_page_tokens:
             env[PAGE_TOKEN_SECRET_ENV] = page_token_secret_arn
+        if self.answers_http and cors_origins:
+            env[CORS_ORIGINS_ENV] = ",".join(cors_origins)
         return env
 
     @property
@@ -320,6 +325,7 @@ API_FUNCTION = FunctionSpec(
     writes_staging=True,
     starts_saga=True,
     signs_page_tokens=True,
+    answers_http=True,
     timeout_seconds=29,  # API Gateway's integration timeout
     memory_mb=1024,
 )

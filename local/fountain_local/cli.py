@@ -168,6 +168,18 @@ _seconds = _whole(1, MAX_STEP_TIMEOUT, "a whole number of seconds")
 _timeout = _whole(1, 3600, "a whole number of seconds")
 
 
+def _cors_origins(text: str) -> tuple[str, ...]:
+    from fountain_saga.api.cors import InvalidOrigins, parse_origins
+
+    try:
+        origins = parse_origins(text)
+    except InvalidOrigins as error:
+        raise argparse.ArgumentTypeError(f"CORS origins {error}") from None
+    if not origins:
+        raise argparse.ArgumentTypeError("--cors-origins names no origin; leave it out for no CORS")
+    return origins
+
+
 def _log_level(text: str) -> str:
     if text.upper() not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a log level; one of {', '.join(LOG_LEVELS)}")
@@ -271,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help=f"answer 429 past {THROTTLE_RATE_PER_SECOND} requests/s (burst {THROTTLE_BURST}), as the "
         "deployed stage does (default on; --no-throttle for experiments)",
+    )
+    serve.add_argument(
+        "--cors-origins",
+        type=_cors_origins,
+        default=(),
+        metavar="ORIGINS",
+        help="let browser pages from these origins call the API (comma-separated, e.g. "
+        "http://localhost:5173), as a stack deployed with -c corsOrigins=... does (default: no CORS)",
     )
     serve.add_argument(
         "--request-timeout",
@@ -535,6 +555,7 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         data_dir=None if args.in_memory else args.data_dir.resolve(),
         dynamodb=args.dynamodb,
         throttle=args.throttle,
+        cors_origins=args.cors_origins,
     )
 
 

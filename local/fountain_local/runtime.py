@@ -87,24 +87,30 @@ def local_state_machine_arn() -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{topology.STATE_MACHINE_NAME}"
 
 
-def function_environments(fault_injection: bool) -> dict[str, dict[str, str]]:
+def function_environments(
+    fault_injection: bool, cors_origins: tuple[str, ...] = ()
+) -> dict[str, dict[str, str]]:
     names = local_table_names()
     return {
         f.name: f.environment(
-            names, LOCAL_BUCKET, fault_injection=fault_injection, state_machine_arn=local_state_machine_arn()
+            names,
+            LOCAL_BUCKET,
+            fault_injection=fault_injection,
+            state_machine_arn=local_state_machine_arn(),
+            cors_origins=cors_origins,
         )
         for f in topology.FUNCTIONS
     }
 
 
-def merged_environment(fault_injection: bool) -> dict[str, str]:
+def merged_environment(fault_injection: bool, cors_origins: tuple[str, ...] = ()) -> dict[str, str]:
     """Every function's environment in one mapping: they run in one process here.
 
     Names are distinct per table (ACTS_TABLE_NAME, ...), so the union is unambiguous; only
     the Powertools service name differs, and the handlers set it per call through the logger.
     """
     merged: dict[str, str] = {}
-    for env in function_environments(fault_injection).values():
+    for env in function_environments(fault_injection, cors_origins).values():
         for key, value in env.items():
             if key == "POWERTOOLS_SERVICE_NAME":
                 continue
@@ -124,8 +130,10 @@ class LocalAws:
         instant_retries: bool = False,
         step_timeout_seconds: int | None = None,
         dynamodb: DynamoDbEngine | None = None,
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         self.server_port = server_port
+        self.cors_origins = cors_origins
         # None: moto's own DynamoDB. An engine: DynamoDB requests go to it (see dynamodb_engine).
         self.dynamodb = dynamodb
         self.fault_injection = fault_injection
@@ -150,7 +158,7 @@ class LocalAws:
         self.stop()
 
     def start(self) -> None:
-        env = {**LOCAL_PROCESS_ENV, **merged_environment(self.fault_injection)}
+        env = {**LOCAL_PROCESS_ENV, **merged_environment(self.fault_injection, self.cors_origins)}
         if self.step_timeout_seconds is not None:
             env[topology.STEP_TIMEOUT_ENV] = str(self.step_timeout_seconds)
         if self.server_port is not None:
@@ -228,7 +236,7 @@ class LocalAws:
         ]
         lam = self.client("lambda")
         code = _placeholder_zip()
-        environments = function_environments(self.fault_injection)
+        environments = function_environments(self.fault_injection, self.cors_origins)
         for fn in topology.FUNCTIONS:
             created = lam.create_function(
                 FunctionName=fn.name,

@@ -63,6 +63,7 @@ from fountain_local.dynamodb_engine import DEFAULT_ENGINE, DataDirLock, DynamoDb
 from fountain_local.lambda_runtime import LocalLambdaContext, discard_metrics, show_handler_logs
 from fountain_local.runtime import ACCOUNT, REGION, LocalAws
 from fountain_saga import topology
+from fountain_saga.api import cors
 from fountain_saga.topology import LOCAL_STAGE, THROTTLE_BURST, THROTTLE_RATE_PER_SECOND
 
 # API Gateway refuses payloads over 10 MB before any Lambda runs; mirror it.
@@ -135,6 +136,7 @@ class ServeOptions:
     data_dir: Path | None = None  # None: DynamoDB in memory, gone on stop
     dynamodb: str = DEFAULT_ENGINE
     throttle: bool = True  # the deployed stage's rate and burst
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed, as the stack's corsOrigins
 
 
 def is_loopback(host: str) -> bool:
@@ -395,11 +397,15 @@ class GatewayApp:
         watcher: SagaWatcher | None,
         log: Log,
         throttle: TokenBucket | None = None,
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         self.api = api
         self.watcher = watcher
         self.log = log
         self.throttle = throttle
+        self.cors_origins = cors_origins
+        # What API Gateway's own answers carry (its gateway responses), as the stack configures them.
+        self.gateway_headers = list(cors.gateway_headers(cors_origins).items())
         self._in_flight = 0
         self._lock = threading.Condition()
 
@@ -410,8 +416,15 @@ class GatewayApp:
         with self._counted():
             if method not in GATEWAY_METHODS:
                 status, headers, body = self._refuse(method)
+                headers.extend(self.gateway_headers)
             elif self.throttle is not None and (wait := self.throttle.take()) > 0:
                 status, headers, body = self._throttled(wait)
+                headers.extend(self.gateway_headers)
+            elif method == "OPTIONS" and self.cors_origins:
+                # The stack answers every preflight with a mock integration: no function, no SigV4.
+                origin = environ.get("HTTP_ORIGIN")
+                status, body = 204, b""
+                headers = list(cors.preflight_headers(origin, self.cors_origins).items())
             else:
                 status, headers, body = self._invoke(method, target, environ)
         headers.append(("Content-Length", str(len(body))))
@@ -474,7 +487,8 @@ class GatewayApp:
         except Exception as error:
             # API Gateway answers a Lambda that raised with a 502 and no detail; so do we.
             self.log(f"{method} {shown(target)}: the handler raised {type(error).__name__}: {error}")
-            return 502, [("Content-Type", "application/json")], error_body(502, "the handler failed")
+            failed = [("Content-Type", "application/json"), *self.gateway_headers]
+            return 502, failed, error_body(502, "the handler failed")
         finally:
             discard_metrics()
         status = int(result.get("statusCode", 502))
@@ -571,6 +585,7 @@ class _JsonErrorTask(ErrorTask):
         body = error_body(status, message)
         self.status = f"{status} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
+        self.response_headers.extend(self.channel.server.gateway_headers)
         self.set_close_on_finish()
         self.channel.refused = True
         self.content_length = len(body)
@@ -647,6 +662,7 @@ class _WaitressServer(TcpWSGIServer):
     def __init__(self, app: GatewayApp, sock: socket.socket, adj: Adjustments, request_timeout: int) -> None:
         self.request_timeout = request_timeout
         self.log = app.log
+        self.gateway_headers = app.gateway_headers
         super().__init__(
             app,
             map={},
@@ -811,6 +827,7 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
         fault_injection=options.fault_injection,
         step_timeout_seconds=options.step_timeout_seconds,
         dynamodb=engine,
+        cors_origins=options.cors_origins,
     )
     started = time.monotonic()
     try:
@@ -833,7 +850,7 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
     sweeper.start()
     server = ApiServer(
         sock,
-        GatewayApp(api_handler, watcher, log, stage_throttle(options.throttle)),
+        GatewayApp(api_handler, watcher, log, stage_throttle(options.throttle), options.cors_origins),
         request_timeout=options.request_timeout_seconds,
         idle_timeout=options.idle_timeout_seconds,
     )
@@ -847,6 +864,8 @@ def _serve(options: ServeOptions, sock: socket.socket, stop: _StopSignal, log: L
         f"fault injection {faults}  ·  step timeout {step_timeout()} s  ·  "
         f"{throttle_summary(options.throttle)}  ·  handler logs {options.log_level or 'off'}"
     )
+    if options.cors_origins:
+        log(f"CORS: browser pages from {', '.join(options.cors_origins)} may call the API")
     log(
         f"try: curl -si -X POST {url}/plays -H 'Content-Type: text/plain' "
         "--data-binary @examples/the-last-keeper.fountain"

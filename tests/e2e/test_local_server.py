@@ -3,6 +3,7 @@ the first signal and starts again at once on the ports it just released."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -147,3 +148,49 @@ def test_a_stop_that_overruns_says_so_ends_the_engine_and_exits_with_a_software_
     assert exited.value.args == (os.EX_SOFTWARE,)
     assert said == ["the stop has taken 15 s, more than it may: exiting now"]
     assert child.returncode == -signal.SIGTERM  # the engine was asked to write its files and go
+
+
+def test_with_cors_origins_serve_answers_the_preflight_and_its_own_errors_as_the_stack_does(
+    tmp_path: Path,
+) -> None:
+    from fountain_saga.api.cors import preflight_headers
+
+    page = "http://localhost:5173"
+    api_port, aws_port = free_port(), free_port()
+    local = local_deployment(api_port, aws_port, None)
+    out, err = tmp_path / "serve.log", tmp_path / "serve.err"
+    server = _serve(api_port, aws_port, out, err, "--cors-origins", f"{page},https://plays.example.org")
+    try:
+        wait_until_up(local, server, out)
+        assert (
+            f"CORS: browser pages from {page}, https://plays.example.org may call the API" in out.read_text()
+        )
+
+        def answer(method: str, path: str) -> tuple[int, dict[str, str]]:
+            connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
+            connection.request(method, path, headers={"Origin": page, "Access-Control-Request-Method": "PUT"})
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            return response.status, dict(response.getheaders())
+
+        status, headers = answer("OPTIONS", "/plays/" + "a" * 32)
+        assert status == 204
+        assert {k: v for k, v in headers.items() if k.startswith(("Access-Control-", "Vary"))} == (
+            preflight_headers(page, (page, "https://plays.example.org"))
+        )
+        for method, path, expected in (("GET", "/plays", 200), ("BREW", "/plays", 501)):
+            status, headers = answer(method, path)  # the function's answer, then the gateway's own
+            assert (status, headers["Access-Control-Allow-Origin"]) == (expected, page)
+        # What the server refuses before any gateway logic: a header line without its colon.
+        with socket.create_connection(("127.0.0.1", api_port), timeout=30) as raw:
+            raw.sendall(
+                b"GET /plays HTTP/1.1\r\nHost: fountain\r\nOrigin: " + page.encode() + b"\r\nbroken\r\n\r\n"
+            )
+            refused = raw.recv(4096).decode()
+        status_line, *header_lines = refused.split("\r\n\r\n")[0].split("\r\n")
+        assert status_line.split()[1] == "400", refused
+        assert f"Access-Control-Allow-Origin: {page}" in header_lines
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert _exit_code(server, out) == 0, out.read_text()

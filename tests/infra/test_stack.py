@@ -347,6 +347,31 @@ def test_gateway_errors_answer_in_the_apis_error_shape(synth: Synthesized) -> No
         assert re.fullmatch(r"[a-z_]+", code) or response_type.startswith("DEFAULT"), code
 
 
+def test_with_origins_configured_every_answer_a_browser_can_get_names_the_origin(synth: Synthesized) -> None:
+    """The preflight is the gateway's mock; the function's answers carry the headers it is told of
+    in its environment; the gateway's own errors carry them as response headers."""
+    for stage, origins in (("dev", None), ("prod", ",".join(PROD_CORS_ORIGINS))):
+        api_function = synth.templates[stage]["Resources"][
+            synth.logical_id(synth.stacks[stage].functions.by_name[topology.API_FUNCTION.name])
+        ]["Properties"]
+        assert api_function["Environment"]["Variables"].get(topology.CORS_ORIGINS_ENV) == origins
+        others = [
+            synth.templates[stage]["Resources"][synth.logical_id(function)]["Properties"]
+            for name, function in synth.stacks[stage].functions.by_name.items()
+            if name != topology.API_FUNCTION.name
+        ]
+        assert not [f for f in others if topology.CORS_ORIGINS_ENV in f["Environment"]["Variables"]]
+    for stage, expected in (("dev", None), ("prod", f"'{PROD_CORS_ORIGINS[0]}'")):
+        responses = synth.resources("AWS::ApiGateway::GatewayResponse", stage).values()
+        assert len(responses) >= 9
+        for response in responses:
+            headers = response["Properties"].get("ResponseParameters") or {}
+            assert headers.get("gatewayresponse.header.Access-Control-Allow-Origin") == expected
+            if expected:
+                exposed = headers["gatewayresponse.header.Access-Control-Expose-Headers"]
+                assert "Retry-After" in exposed.strip("'").split(",")
+
+
 def test_the_outputs_give_the_stage_url_and_what_the_e2e_suite_needs(synth: Synthesized) -> None:
     outputs = synth.templates["dev"]["Outputs"]
     assert {

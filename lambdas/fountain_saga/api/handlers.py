@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fountain_saga.api.app import app
+from fountain_saga.api.cors import answer_headers, configured_origins
 
 logger = Logger()
 tracer = Tracer()
@@ -27,4 +28,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # sends no body to a HEAD.
         event = {**event, "httpMethod": "GET"}
     response: dict[str, Any] = app.resolve(event, context)
+    # Here, not per route, so errors, 404s and 405s carry them too: a browser reads those as well.
+    cors_headers = answer_headers(event.get("headers"), configured_origins())
+    if cors_headers:
+        multi = response.setdefault("multiValueHeaders", {})
+        for name, value in cors_headers.items():
+            multi[name] = [value]
     return response
