@@ -451,24 +451,25 @@ def test_a_play_created_on_serve_is_revised_and_deleted_there_with_one_line_for_
     lines = revised.stdout.splitlines()
     assert any(re.match(r"  ⇒ SwitchVersion +ok ", line) for line in lines), lines
     assert any(re.match(r"  → CleanUpScript +ok ", line) for line in lines), lines
-    assert "version     2  (play COMPLETED)" in lines
+    # 2 was the rolled-back draft's: a number once given never names another text.
+    assert "version     3  (play COMPLETED)" in lines
     version, text = _play(serve, play_id)
-    assert version == 2 and "MAUD" in text and "MARGARET" not in text
+    assert version == 3 and "MAUD" in text and "MARGARET" not in text
 
     stale = _on(serve, "revise", play_id, str(EXAMPLE_PLAY), "--if-match", "1")
     assert stale.returncode == EXIT_DATA
     assert stale.stderr.splitlines() == [
-        f"fountain-saga: play {play_id} is at version 2, not 1: read it again (GET /plays/{play_id}) "
+        f"fountain-saga: play {play_id} is at version 3, not 1: read it again (GET /plays/{play_id}) "
         "and pass its version to --if-match"
     ]
 
     # A deletion's steps are retried: one failed attempt only delays it.
     deleted = _on(
-        serve, "delete", play_id, "--if-match", "2", "--fail-at", "DeleteActs", "--fail-attempts", "1"
+        serve, "delete", play_id, "--if-match", "3", "--fail-at", "DeleteActs", "--fail-attempts", "1"
     )
     assert deleted.returncode == 0, deleted.stderr
     assert re.search(r"↻ DeleteActs +attempt 1 failed \(InjectedFault\); attempt 2 after", deleted.stdout)
-    assert "version     2  (play DELETED)" in deleted.stdout
+    assert "version     3  (play DELETED)" in deleted.stdout
     assert "rows left   acts 0, scenes 0, characters 0, dialogue 0, transitions 0" in deleted.stdout
     assert serve.request("GET", f"/plays/{play_id}/fountain").status == 410
 

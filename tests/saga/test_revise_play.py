@@ -98,9 +98,13 @@ def test_a_failure_before_the_pivot_leaves_the_play_as_it_was(
     assert compensated[-1] == "DeleteScript" and all(s.ok for s in report.steps if s.compensation)
     if step == topology.REVISE_PIVOT:
         assert compensated[0] == topology.REVISE_PIVOT_COMPENSATION
-        # The play is free again, and the draft's version number with it.
+        # The play is free again. The draft's number is not: its client was told "2" in the 202,
+        # so 2 must never name another text; the next revision is 3.
+        with pytest.raises(PreconditionFailed, match="is at version 1, not 2"):
+            run_revision(local_aws, play_id, DRAFT_TEXT, if_match=2)
         assert run_revision(local_aws, play_id, DRAFT_TEXT, if_match=1).status == "COMPLETED"
-        assert_at(play_id, 2, DRAFT_TEXT)
+        assert_at(play_id, 3, DRAFT_TEXT)
+        assert count_rows(play_id, version=2) == count_rows(play_id, version=1) == NO_ROWS
 
 
 def test_a_draft_whose_compensation_keeps_failing_is_loud_and_holds_the_play(local_aws: LocalAws) -> None:

@@ -84,7 +84,10 @@ def start_revision(
         raise SagaInProgress(_busy(entry, "revised"))
     document = prepared.document
     saga_no = int(entry.saga_no) + 1
-    version = int(entry.version) + 1
+    # Never a number given before, even to a draft that rolled back: its client was told that
+    # number in the 202, and a version (an ETag) must name one text for as long as the play lives.
+    # The last saga's draft is the highest given, as no revision starts while another runs.
+    version = max(int(entry.version), int(ledger.plain(entry.draft).get("version") or 0)) + 1
     counts = entity_counts(document)
     saga_id = f"revise-{play_id}-{saga_no}"
     arn = execution_arn(_machine(state_machine_arn, "revise"), saga_id)
