@@ -43,6 +43,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 from fountain_local.dynamodb_engine import DEFAULT_ENGINE, ENGINES
 
@@ -63,6 +64,7 @@ EXIT_UNREACHABLE = 75
 EXIT_NO_PERMISSION = 77
 EXIT_CONFIG = 78
 EXIT_INTERRUPTED = 130
+TRACEBACK_ENV = "FOUNTAIN_TRACEBACK"
 EXIT_TERMINATED = 143
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -166,6 +168,19 @@ def _play_id(text: str) -> str:
 _port = _whole(1, 65535, "a port")
 _seconds = _whole(1, MAX_STEP_TIMEOUT, "a whole number of seconds")
 _timeout = _whole(1, 3600, "a whole number of seconds")
+
+
+def _endpoint_url(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # reading it checks it: a port out of range is a ValueError
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an endpoint URL: write http://host:port, as http://127.0.0.1:4566"
+        )
+    return text
 
 
 def _cors_origins(text: str) -> tuple[str, ...]:
@@ -338,6 +353,7 @@ def _add_saga_commands(commands: Any) -> None:
     )
     create.add_argument(
         "--endpoint-url",
+        type=_endpoint_url,
         help="run the saga on this local AWS endpoint, e.g. http://127.0.0.1:4566 for `fountain-saga serve`, "
         "which keeps the play; default: an in-process local AWS that keeps nothing",
     )
@@ -456,6 +472,7 @@ def _add_if_match(command: argparse.ArgumentParser) -> None:
 def _add_target_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--endpoint-url",
+        type=_endpoint_url,
         help="the AWS endpoint, e.g. http://127.0.0.1:4566 for `fountain-saga serve`; omit for AWS "
         "itself (then set LEDGER_TABLE_NAME and STATE_MACHINE_ARN from the stack's outputs)",
     )
@@ -492,6 +509,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt as interrupt:
             print("fountain-saga: interrupted", file=sys.stderr)
             return _interrupt_code(interrupt)
+        except Exception as error:
+            # The CLI's promise holds for its own bugs too: one line and a code, never a traceback;
+            # FOUNTAIN_TRACEBACK=1 shows where it came from.
+            if os.environ.get(TRACEBACK_ENV):
+                raise
+            said = (str(error).strip().splitlines() or [""])[0][:300]
+            print(
+                f"fountain-saga: unexpected {type(error).__name__}: {said} "
+                f"(a bug of fountain-saga; {TRACEBACK_ENV}=1 shows where)",
+                file=sys.stderr,
+            )
+            return EXIT_SOFTWARE
 
 
 @contextmanager

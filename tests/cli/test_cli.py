@@ -24,6 +24,7 @@ from fountain_local.cli import (
     EXIT_INTERRUPTED,
     EXIT_NO_INPUT,
     EXIT_NO_PERMISSION,
+    EXIT_SOFTWARE,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     main,
@@ -205,6 +206,10 @@ ERRORS = [
     (["serve", "--aws-port", "-1"], EXIT_USAGE, "'-1' is not a port"),
     (["serve", "--port", "4000", "--aws-port", "4000"], EXIT_USAGE, "choose two ports"),
     (["serve", "--request-timeout", "0"], EXIT_USAGE, "'0' is not a whole number of seconds"),
+    (["delete", PLAY_ID, "--endpoint-url", "notaurl"], EXIT_USAGE, "'notaurl' is not an endpoint URL"),
+    (["resume", PLAY_ID, "--endpoint-url", "ftp://x"], EXIT_USAGE, "'ftp://x' is not an endpoint URL"),
+    (["stuck", "--endpoint-url", "http://127.0.0.1:99999"], EXIT_USAGE, "is not a URL (Port out of range"),
+    (["create", "{example}", "--endpoint-url", "http://[::1"], EXIT_USAGE, "is not a URL (Invalid IPv6"),
     (["serve", "--cors-origins", "*"], EXIT_USAGE, "CORS origins must name origins; '*' would let any site"),
     (["serve", "--cors-origins", "localhost:5173"], EXIT_USAGE, "'localhost:5173' is not an origin"),
     (["serve", "--cors-origins", " , "], EXIT_USAGE, "--cors-origins names no origin"),
@@ -256,6 +261,26 @@ def test_bad_input_gets_one_line_and_its_own_exit_code(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err
     assert message in err
+
+
+def test_a_bug_of_the_cli_is_still_one_line_and_exit_70(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fountain_local import cli
+
+    def broken(*_: object) -> int:
+        raise RuntimeError("what the code did not expect\nand a second line")
+
+    monkeypatch.setattr(cli, "_stuck", broken)
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    assert main(["stuck"]) == EXIT_SOFTWARE
+    assert capsys.readouterr().err.splitlines() == [
+        "fountain-saga: unexpected RuntimeError: what the code did not expect (a bug of fountain-saga; "
+        "FOUNTAIN_TRACEBACK=1 shows where)"
+    ]
+    monkeypatch.setenv(cli.TRACEBACK_ENV, "1")
+    with pytest.raises(RuntimeError):
+        main(["stuck"])
 
 
 @pytest.fixture(scope="module")
