@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import stat
 import sys
@@ -65,6 +66,8 @@ EXIT_NO_PERMISSION = 77
 EXIT_CONFIG = 78
 EXIT_INTERRUPTED = 130
 TRACEBACK_ENV = "FOUNTAIN_TRACEBACK"
+# What botocore accepts as a region name; anything else fails deep inside the first call.
+REGION_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 EXIT_TERMINATED = 143
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -648,6 +651,12 @@ def _use_endpoint(args: argparse.Namespace) -> str:
         # Every client this process makes (boto3's and pynamodb's) then works in that one region.
         os.environ["AWS_DEFAULT_REGION"] = region
         assert aws_region() == region
+    region = os.environ.get("AWS_REGION") or os.environ["AWS_DEFAULT_REGION"]
+    if not REGION_NAME.fullmatch(region):
+        where = (
+            "AWS_REGION" if os.environ.get("AWS_REGION") else "AWS_DEFAULT_REGION or your profile's region"
+        )
+        raise CliError(f"{region[:40]!r} is not an AWS region (as us-east-1): check {where}", EXIT_CONFIG)
 
     arn = args.state_machine_arn or os.environ.get(STATE_MACHINE_ARN_ENV)
     if not arn and not args.endpoint_url:

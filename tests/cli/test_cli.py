@@ -31,6 +31,7 @@ from fountain_local.cli import (
 )
 from tests.conftest import EXAMPLE_PLAY, REPO
 from tests.e2e.conftest import Deployment, local_server
+from tests.unit.conftest import AWS_VARIABLES
 
 pytestmark = pytest.mark.slow
 
@@ -261,6 +262,33 @@ def test_bad_input_gets_one_line_and_its_own_exit_code(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err
     assert message in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "where"),
+    [("AWS_REGION", "bad region!", "AWS_REGION"), ("AWS_DEFAULT_REGION", "x_y", "your profile's region")],
+)
+def test_a_region_that_is_no_region_name_is_one_line_and_exit_78(
+    variable: str,
+    value: str,
+    where: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in AWS_VARIABLES:  # what the CLI sets in os.environ is undone after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(variable, value)
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:fountain-create-play"
+    for args in (
+        ["stuck", "--endpoint-url", "http://127.0.0.1:1"],
+        ["delete", PLAY_ID, "--state-machine-arn", arn],
+    ):
+        assert main(args) == EXIT_CONFIG
+        err = capsys.readouterr().err.splitlines()
+        assert (
+            len(err) == 1 and f"{value!r} is not an AWS region (as us-east-1)" in err[0] and where in err[0]
+        )
 
 
 def test_a_bug_of_the_cli_is_still_one_line_and_exit_70(
