@@ -157,7 +157,11 @@ class Api(Construct):
         fountain = play.add_resource("fountain")
         route(fountain, "GET", play_id)
         sagas = play.add_resource("sagas")
-        route(sagas, "GET", play_id)
+        route(
+            sagas,
+            "GET",
+            {**play_id, **{f"method.request.querystring.{n}": False for n in ("limit", "nextToken")}},
+        )
         # Any other method on a route's path reaches the function too, which answers 405 with Allow
         # (and HEAD as GET); without it API Gateway would answer 403 "Missing Authentication Token".
         route(plays, "ANY", {})

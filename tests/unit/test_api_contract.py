@@ -432,6 +432,15 @@ CASES = [
         _fails("fountain_saga.api.app.start_deletion"),
     ),
     Case("a deleted play's", SAGAS, _play("deleted", "/sagas"), 200),
+    Case("a page of one", SAGAS, _play("deleted", "/sagas", query={"limit": ["1"]}), 200),
+    Case("limit 0", SAGAS, _play("deleted", "/sagas", query={"limit": ["0"]}), 400, "invalid_limit"),
+    Case(
+        "a forged token",
+        SAGAS,
+        _play("deleted", "/sagas", query={"nextToken": ["eyJ9.x"]}),
+        400,
+        "invalid_next_token",
+    ),
     Case("not a play id", SAGAS, _play("XYZ", "/sagas"), 400, "invalid_play_id"),
     Case("no such play", SAGAS, _play(MISSING, "/sagas"), 404, "play_not_found"),
     Case(

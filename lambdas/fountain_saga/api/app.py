@@ -157,7 +157,9 @@ def delete_play(playId: Annotated[str, contract.PLAY_ID]) -> Response[Any]:  # n
 
 @app.get("/plays/<playId>/sagas", **contract.LIST_SAGAS)
 def get_sagas(playId: Annotated[str, contract.PLAY_ID]) -> dict[str, Any]:  # noqa: N803
-    return saga_history(_entry(playId))
+    entry = _entry(playId)
+    params = query_parameters(app.current_event.multi_value_query_string_parameters or {})
+    return saga_history(entry, params.get("limit"), params.get("nextToken"))
 
 
 @app.get("/plays/<playId>/fountain", **contract.GET_FOUNTAIN)

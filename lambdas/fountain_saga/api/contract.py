@@ -156,6 +156,7 @@ class PlaysPage(_Model):
 class SagaHistory(_Model):
     play_id: str
     sagas: list[Saga] = Field(description="newest first")
+    next_token: str | None = Field(description="pass it back for the next (older) page; null on the last")
 
 
 class StartedSaga(_Model):
@@ -450,8 +451,21 @@ LIST_SAGAS: dict[str, Any] = {
     "operation_id": "listPlaySagas",
     "summary": "Every saga of a play (create, revisions, deletion), newest first",
     "responses": {
-        200: {"description": "The play's sagas", "content": {"application/json": {"model": SagaHistory}}},
-        **_errors("invalid_play_id", "play_not_found"),
+        200: {
+            "description": "A page of the play's sagas",
+            "content": {"application/json": {"model": SagaHistory}},
+        },
+        **_errors("invalid_play_id", "play_not_found", "invalid_limit", "invalid_next_token"),
+    },
+    "openapi_extensions": {
+        "parameters": [
+            _query(
+                "limit",
+                "sagas per page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+            ),
+            _query("nextToken", "the previous page's nextToken, for this play", {"type": "string"}),
+        ]
     },
 }
 GET_FOUNTAIN: dict[str, Any] = {

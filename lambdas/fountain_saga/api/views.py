@@ -112,12 +112,27 @@ def play_counts(row: LedgerRow) -> dict[str, int | None]:
     return {kind: counts.get(kind, 0) for kind in COUNTED_KINDS}
 
 
-def saga_history(row: LedgerRow) -> dict[str, Any]:
-    """Every saga of the play, newest first."""
-    return {
-        "playId": row.play_id,
-        "sagas": [saga_view(saga) for saga in ledger.saga_history(row.play_id, row)],
-    }
+def saga_history(
+    row: LedgerRow, limit_text: str | None = None, next_token: str | None = None
+) -> dict[str, Any]:
+    """The play's sagas, newest first, one page at a time: a play revised thousands of times would
+    otherwise answer more than Lambda may return (6 MB) after more reads than its 29 s allow."""
+    limit = _limit(limit_text)
+    # Saga numbers have no gaps, so a page starts at a number; signed for this play's listing, as
+    # GET /plays's tokens are for theirs.
+    listing = f"sagas={row.play_id}"
+    newest = int(row.saga_no)
+    if next_token:
+        start = _start_key(next_token, listing)["playId"]["S"]
+        newest = int(start.rpartition("#")[2])
+    oldest = max(1, newest - limit + 1)
+    sagas = ledger.saga_history(row.play_id, row, newest=newest, limit=limit)
+    token = (
+        page_tokens.sign({"playId": {"S": ledger.archive_key(row.play_id, oldest - 1)}}, listing)
+        if oldest > 1
+        else None
+    )
+    return {"playId": row.play_id, "sagas": [saga_view(saga) for saga in sagas], "nextToken": token}
 
 
 def _failure_json(failure: dict[str, Any] | None) -> dict[str, Any] | None:

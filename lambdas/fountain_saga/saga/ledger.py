@@ -244,12 +244,20 @@ def _saga_values(row: LedgerRow) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def saga_history(play_id: str, current: LedgerRow) -> list[LedgerRow]:
-    """Every saga of the play, newest first: the current one, then those kept apart."""
-    older = range(int(current.saga_no) - 1, 0, -1)
-    keys = [archive_key(play_id, n) for n in older]
+def saga_history(
+    play_id: str, current: LedgerRow, *, newest: int | None = None, limit: int | None = None
+) -> list[LedgerRow]:
+    """The play's sagas, newest first, from saga number ``newest`` (default: the current one) down,
+    at most ``limit`` of them (default: all): the current one is the play's item, the others
+    the copies kept apart, numbered without gaps."""
+    latest = int(current.saga_no)
+    top = latest if newest is None else min(newest, latest)
+    bottom = 1 if limit is None else max(1, top - limit + 1)
+    numbers = range(top, bottom - 1, -1)
+    keys = [archive_key(play_id, n) for n in numbers if n != latest]
     found = {row.play_id: row for row in LedgerRow.batch_get(keys)} if keys else {}
-    return [current, *(found[key] for key in keys if key in found)]
+    rows = (current if n == latest else found.get(archive_key(play_id, n)) for n in numbers)
+    return [row for row in rows if row is not None]
 
 
 @dataclass(frozen=True)
