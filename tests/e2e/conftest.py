@@ -164,8 +164,10 @@ class Deployment:
         if version is not None:
             partitions = [f"{play_id}.{version}"]
         else:
-            # Versions are numbered from 1 without gaps, and a draft is one past the ledger's version.
-            partitions = [play_id, *(f"{play_id}.{v}" for v in range(1, self._ledger_version(play_id) + 2))]
+            # Versions are numbered from 1 and never twice, a rolled-back draft's included, so every
+            # number given is at most the highest of the play's version and its last draft's; one
+            # past that too, for a draft whose number the ledger has yet to show.
+            partitions = [play_id, *(f"{play_id}.{v}" for v in range(1, self._highest_version(play_id) + 2))]
         counts = dict.fromkeys(ENTITY_KINDS, 0)
         for kind in ENTITY_KINDS:
             for partition in partitions:
@@ -184,15 +186,16 @@ class Deployment:
                     request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return counts
 
-    def _ledger_version(self, play_id: str) -> int:
+    def _highest_version(self, play_id: str) -> int:
         item = (
             self.aws_client("dynamodb")
             .get_item(
                 TableName=self.table_names["ledger"], Key={"playId": {"S": play_id}}, ConsistentRead=True
             )
             .get("Item")
-        )
-        return int(item["version"]["N"]) if item and "version" in item else 1
+        ) or {}
+        draft = item.get("draft", {}).get("M", {}).get("version", {}).get("N", 0)
+        return max(int(item.get("version", {}).get("N", 1)), int(draft))
 
 
 def newest_play(deployment: Deployment) -> str | None:

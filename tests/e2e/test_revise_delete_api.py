@@ -141,6 +141,7 @@ def test_a_failed_revision_leaves_the_play_at_its_version(deployment: Deployment
     assert deployment.wait(play_id)["version"] == 3
     text = _text(deployment, play_id)
     assert (text.header("ETag"), text.text) == ('"3"', normalise(SECOND))
+    assert deployment.rows_left(play_id) == {**_rows(SECOND), "script": 2}  # versions 1 to 4, and the head
 
 
 def test_a_clean_up_step_that_fails_once_is_retried_and_the_revision_completes(
